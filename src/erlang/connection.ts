@@ -1,0 +1,250 @@
+/**
+ * One established distribution connection: framing, ticks, the distribution header, fragment
+ * reassembly, and encoding of outgoing control messages.
+ *
+ * Incoming frames (4-byte length):
+ *   length 0                 a tick; answered with a tick when we have been quiet
+ *   'p' ctrl [msg]           pass-through: 131-prefixed terms
+ *   131 68 hdr ctrl [msg]    distribution header with atom cache refs; terms without 131
+ *   131 69 seq frag hdr ...  first fragment of a message (frag = number of fragments left)
+ *   131 70 seq frag ...      following fragments, reassembled per sequence id
+ *
+ * Outgoing messages use the distribution header without cache refs (131 68 0) when the header was
+ * negotiated, else pass-through. We never fragment what we send: a big message is one frame, so it
+ * delays later messages on this connection by its transfer time (see docs/distribution.md); the
+ * peer's tick check counts bytes, so a long frame never looks like a dead link.
+ *
+ * Liveness: every tickTime/4 we send a tick if we sent nothing in that interval; when nothing at all
+ * arrived for tickTime (net_ticktime) the connection is declared down. Ticks received are echoed
+ * so a peer with a shorter net_ticktime than ours still hears from us often enough.
+ */
+
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { AtomCache, AtomCacheError } from './atomCache.js';
+import { buildControl, MalformedControlError, parseControl, type Signal } from './controlMessages.js';
+import { decodeAt, decodeBody, encode, encodeBody } from './etf/index.js';
+import { DFLAG } from './flags.js';
+import { FrameReader, FrameTooLargeError } from './framing.js';
+import type { Atom, Term } from './terms.js';
+
+export interface ConnectionOptions {
+  /** net_ticktime in ms: silence for this long means the peer is dead. Default 60 000. */
+  tickTimeMs: number;
+  /** Largest single frame or reassembled message accepted. Default 1 GiB. */
+  maxMessageBytes: number;
+  /** Where to report things worth a line (unknown control messages). Never gets the cookie. */
+  warn: (message: string) => void;
+}
+
+interface PartialMessage {
+  refs: Atom[];
+  chunks: Buffer[];
+  bytes: number;
+  nextFragment: bigint;
+}
+
+const TICK = Buffer.alloc(4);
+/** Below this, frames may be slices of a shared 64 KB socket chunk: copy binaries out of them. */
+const ZERO_COPY_MIN = 256 * 1024;
+
+/**
+ * Events: 'signal' (sig: Signal), 'down' (reason: string, error?: Error). After 'down' the
+ * connection is finished; nothing is emitted again.
+ */
+export class Connection extends EventEmitter {
+  private readonly reader: FrameReader;
+  private readonly atomCache = new AtomCache();
+  private readonly partial = new Map<bigint, PartialMessage>();
+  private readonly tickTimer: NodeJS.Timeout;
+  private lastReceived = Date.now();
+  private sentSinceTick = false;
+  private downReason: string | undefined;
+  private readonly warnedOps = new Set<number>();
+  private readonly useHeader: boolean;
+
+  constructor(
+    private readonly sock: Socket,
+    readonly peerName: Atom,
+    readonly flags: bigint,
+    readonly peerCreation: number,
+    rest: Buffer[],
+    private readonly opts: ConnectionOptions,
+  ) {
+    super();
+    this.useHeader = (flags & DFLAG.DIST_HDR_ATOM_CACHE) !== 0n;
+    this.reader = new FrameReader(4, opts.maxMessageBytes);
+    sock.setNoDelay(true);
+    sock.on('data', (c: Buffer) => this.onData(c));
+    sock.on('error', (err) => this.shutdown(`socket error: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    sock.on('close', () => this.shutdown('connection closed by peer'));
+    this.tickTimer = setInterval(() => this.onTickInterval(), Math.max(10, Math.floor(opts.tickTimeMs / 4)));
+    this.tickTimer.unref();
+    for (const c of rest) this.reader.push(c);
+    if (rest.length > 0) queueMicrotask(() => this.processFrames());
+  }
+
+  get isUp(): boolean {
+    return this.downReason === undefined;
+  }
+
+  get reason(): string | undefined {
+    return this.downReason;
+  }
+
+  /** Sends one signal. Silently does nothing once the connection is down (as on the BEAM). */
+  send(sig: Signal): void {
+    if (this.downReason !== undefined) return;
+    const { ctrl, payload } = buildControl(sig, this.flags);
+    const parts: Buffer[] = [];
+    if (this.useHeader) {
+      parts.push(Buffer.from([131, 68, 0]), encodeBody(ctrl));
+      if (payload !== undefined) parts.push(encodeBody(payload));
+    } else {
+      parts.push(Buffer.from([112]), encode(ctrl));
+      if (payload !== undefined) parts.push(encode(payload));
+    }
+    let len = 0;
+    for (const p of parts) len += p.length;
+    const head = Buffer.allocUnsafe(4);
+    head.writeUInt32BE(len, 0);
+    // cork/uncork makes one writev of the pieces: the (possibly huge) payload is never copied.
+    this.sock.cork();
+    this.sock.write(head);
+    for (const p of parts) this.sock.write(p);
+    this.sock.uncork();
+    this.sentSinceTick = true;
+  }
+
+  /** Closes the connection; 'down' is emitted with `reason`. */
+  close(reason = 'closed by us'): void {
+    this.shutdown(reason);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastReceived = Date.now();
+    this.reader.push(chunk);
+    this.processFrames();
+  }
+
+  private processFrames(): void {
+    try {
+      for (;;) {
+        if (this.downReason !== undefined) return;
+        const f = this.reader.next();
+        if (f === undefined) return;
+        if (f.length === 0) {
+          // A tick. Answer only if we have been quiet, so ticks never ping-pong.
+          if (!this.sentSinceTick) this.writeTick();
+          continue;
+        }
+        this.onFrame(f);
+      }
+    } catch (err) {
+      const detail =
+        err instanceof FrameTooLargeError || err instanceof AtomCacheError || err instanceof MalformedControlError
+          ? err.message
+          : err instanceof Error
+            ? `${err.name}: ${err.message}`
+            : String(err);
+      this.shutdown(`malformed data: ${detail}`, err instanceof Error ? err : undefined);
+    }
+  }
+
+  private onFrame(f: Buffer): void {
+    if (f[0] === 112) {
+      const opts = { zeroCopy: f.length > ZERO_COPY_MIN };
+      const ctrl = decodeAt(f, 1, opts);
+      const payload = ctrl.end < f.length ? decodeAt(f, ctrl.end, opts).term : undefined;
+      this.dispatch(ctrl.term, payload);
+      return;
+    }
+    if (f[0] !== 131 || f.length < 2) throw new MalformedControlError(`frame starts with byte ${f[0]}, expected 112 or 131`);
+    const kind = f[1];
+    if (kind === 68) {
+      const { refs, end } = this.atomCache.readHeader(f, 2);
+      this.decodeMessage(f, end, refs);
+      return;
+    }
+    if (kind === 69 || kind === 70) {
+      if (f.length < 18) throw new MalformedControlError('fragment header truncated');
+      const seq = f.readBigUInt64BE(2);
+      const frag = f.readBigUInt64BE(10);
+      if (kind === 69) {
+        const { refs, end } = this.atomCache.readHeader(f, 18);
+        if (frag === 1n) {
+          this.decodeMessage(f, end, refs);
+          return;
+        }
+        if (frag === 0n) throw new MalformedControlError('fragment id 0');
+        const body = f.subarray(end);
+        this.partial.set(seq, { refs, chunks: [body], bytes: body.length, nextFragment: frag - 1n });
+        return;
+      }
+      const p = this.partial.get(seq);
+      if (p === undefined) throw new MalformedControlError(`continuation fragment for unknown sequence ${seq}`);
+      if (frag !== p.nextFragment) {
+        throw new MalformedControlError(`fragment ${frag} of sequence ${seq} arrived, expected ${p.nextFragment}`);
+      }
+      const body = f.subarray(18);
+      p.chunks.push(body);
+      p.bytes += body.length;
+      if (p.bytes > this.opts.maxMessageBytes) {
+        throw new FrameTooLargeError(p.bytes, this.opts.maxMessageBytes);
+      }
+      if (frag === 1n) {
+        this.partial.delete(seq);
+        this.decodeMessage(Buffer.concat(p.chunks, p.bytes), 0, p.refs);
+      } else {
+        p.nextFragment = frag - 1n;
+      }
+      return;
+    }
+    throw new MalformedControlError(`unknown distribution header kind 131,${kind}`);
+  }
+
+  private decodeMessage(buf: Buffer, offset: number, refs: Atom[]): void {
+    // Large frames are buffers of their own (copied once on arrival): binaries may share them.
+    const opts = { atomCache: refs, zeroCopy: buf.length > ZERO_COPY_MIN };
+    const ctrl = decodeBody(buf, offset, opts);
+    const payload = ctrl.end < buf.length ? decodeBody(buf, ctrl.end, opts).term : undefined;
+    this.dispatch(ctrl.term, payload);
+  }
+
+  private dispatch(ctrl: Term, payload: Term | undefined): void {
+    const sig = parseControl(ctrl, payload);
+    if (sig.kind === 'unknown') {
+      if (!this.warnedOps.has(sig.op)) {
+        this.warnedOps.add(sig.op);
+        this.opts.warn(`ignoring distribution control message ${sig.op} from ${this.peerName.name} (not supported; further ones are ignored silently)`);
+      }
+      return;
+    }
+    if (sig.kind === 'ignored') return;
+    this.emit('signal', sig);
+  }
+
+  private onTickInterval(): void {
+    if (this.downReason !== undefined) return;
+    if (Date.now() - this.lastReceived > this.opts.tickTimeMs) {
+      this.shutdown(`no data or tick for more than ${this.opts.tickTimeMs} ms (net_ticktime)`);
+      return;
+    }
+    if (!this.sentSinceTick) this.writeTick();
+    this.sentSinceTick = false;
+  }
+
+  private writeTick(): void {
+    this.sock.write(TICK);
+    this.sentSinceTick = true;
+  }
+
+  private shutdown(reason: string, error?: Error): void {
+    if (this.downReason !== undefined) return;
+    this.downReason = reason;
+    clearInterval(this.tickTimer);
+    this.partial.clear();
+    this.sock.destroy();
+    this.emit('down', reason, error);
+  }
+}

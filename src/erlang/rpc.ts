@@ -1,0 +1,85 @@
+/**
+ * rpc through `rex`, the rpc server every distributed node runs.
+ *
+ * We send `{'$gen_call', {Caller, Ref}, {call, M, F, A, GroupLeader}}` to `{rex, Node}` and wait
+ * for `{Ref, Reply}`. Ref is a monitor on rex, so a node that dies mid-call ends the wait at once
+ * (noconnection) instead of at the timeout. Each call has its own short-lived caller process: a
+ * reply that comes after the timeout goes to a dead pid and is dropped, never into a later call.
+ * Our group leader collects what the called code prints.
+ */
+
+import { BadRpcError, NodeDownError, ReceiveTimeoutError, RpcTimeoutError, CallExitError } from './errors.js';
+import { startGroupLeader } from './groupLeader.js';
+import type { LocalNode } from './node.js';
+import { isDown } from './process.js';
+import type { RemoteNode } from './remoteNode.js';
+import { Atom, Reference, Tuple, atom, isAtom, type Term } from './terms.js';
+
+export interface RpcOptions {
+  /** Default 15 000 ms. */
+  timeoutMs?: number;
+}
+
+export interface RpcResult {
+  result: Term;
+  /** What the call wrote to its group leader (io:format, IO.puts, ...). */
+  output: string;
+}
+
+export const DEFAULT_RPC_TIMEOUT_MS = 15_000;
+
+const A_GEN_CALL = atom('$gen_call');
+const A_CALL = atom('call');
+const A_REX = atom('rex');
+const A_NOCONNECTION = atom('noconnection');
+
+export async function rpcCall(
+  local: LocalNode,
+  remote: RemoteNode,
+  module: string | Atom,
+  fun: string | Atom,
+  args: Term[],
+  opts: RpcOptions = {},
+): Promise<RpcResult> {
+  const m = typeof module === 'string' ? atom(module) : module;
+  const f = typeof fun === 'string' ? atom(fun) : fun;
+  const mfa = `${m.name}:${f.name}/${args.length}`;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+  if (!remote.connected) throw new NodeDownError(remote.name, remote.reason ?? 'not connected');
+  const caller = local.spawn();
+  const gl = startGroupLeader(local, remote);
+  try {
+    const rex: [Atom, Atom] = [A_REX, remote.nodeAtom];
+    const ref = caller.monitor(rex);
+    caller.send(rex, new Tuple([A_GEN_CALL, new Tuple([caller.pid, ref]), new Tuple([A_CALL, m, f, args, gl.pid])]));
+    let msg: Term;
+    try {
+      msg = await caller.receive((x) => isReplyTo(x, ref) || isDown(x, ref), timeoutMs);
+    } catch (err) {
+      if (err instanceof ReceiveTimeoutError) throw new RpcTimeoutError(remote.name, mfa, timeoutMs);
+      throw err;
+    }
+    const t = msg as Tuple;
+    if (t.size === 5) {
+      const reason = t.elements[4]!;
+      if (reason === A_NOCONNECTION) throw new NodeDownError(remote.name, `connection lost during rpc ${mfa}`);
+      throw new CallExitError(`rex on ${remote.name}`, reason, local.render(reason));
+    }
+    const reply = t.elements[1]!;
+    if (reply instanceof Tuple && reply.size === 2 && isAtom(reply.elements[0], 'badrpc')) {
+      const reason = reply.elements[1]!;
+      throw new BadRpcError(remote.name, mfa, reason, local.render(reason));
+    }
+    await gl.settled();
+    return { result: reply, output: gl.output() };
+  } finally {
+    // Exiting removes the monitor on rex; the group leader goes with the call.
+    if (caller.alive) caller.exit();
+    gl.stop();
+  }
+}
+
+function isReplyTo(msg: Term, ref: Reference): boolean {
+  return msg instanceof Tuple && msg.size === 2 && msg.elements[0] instanceof Reference && msg.elements[0].key === ref.key;
+}
+
