@@ -1,6 +1,6 @@
 // GENERATED from Elixir 1.14.0's String.Tokenizer (unicode_start/upper/continue) by
 // IDENT_TABLE_SCRIPT in test/support/elixirScript.ts; test/inspectIdentTable.test.ts checks it. Do not edit.
-// Each entry is `lo[-span]:set` in base 36: code points lo..lo+span map to SCRIPTSETS[set].
+// Each entry is 'lo[-span]:set' in base 36: code points lo..lo+span map to SCRIPTSETS[set].
 
 export const ELIXIR_VERSION = '1.14.0';
 

@@ -6,7 +6,19 @@
  * (Elixir itself would print an `Inspect.Error` there; a debugger is better served by the fields.)
  */
 
-import { Atom, ErlMap, Tuple, type Term } from '../terms.js';
+import {
+  Atom,
+  ErlFloat,
+  ErlMap,
+  ExportFun,
+  Fun,
+  ImproperList,
+  Pid,
+  Port,
+  Reference,
+  Tuple,
+  type Term,
+} from '../terms.js';
 import { escapeBytes } from './text.js';
 
 export interface StructRenderers {
@@ -63,12 +75,42 @@ function range(m: ErlMap, limit: number, r: StructRenderers): string | null {
   const first = m.getAtom('first');
   const last = m.getAtom('last');
   let step = m.getAtom('step');
-  if (!isInt(first) || !isInt(last)) return null;
+  if (first === undefined || last === undefined) return null;
   // Ranges made before Elixir 1.12 have no step; Inspect.Range infers it from the direction.
-  if (step === undefined) step = first <= last ? 1 : -1;
-  if (!isInt(step)) return null;
+  if (step === undefined) {
+    if (!isInt(first) || !isInt(last)) return null;
+    step = first <= last ? 1 : -1;
+  }
   const body = `${r.term(first, limit)}..${r.term(last, limit)}`;
-  return step === 1 && last >= first ? body : `${body}//${r.term(step, limit)}`;
+  return step === 1 && termAtLeast(last, first) ? body : `${body}//${r.term(step, limit)}`;
+}
+
+/**
+ * `a >= b` in Erlang term order, for the ends of a hand-built range. Numbers and atoms compare fully;
+ * two other terms of the same kind count as not ordered (the long form is printed then).
+ */
+function termAtLeast(a: Term, b: Term): boolean {
+  const [ra, rb] = [termRank(a), termRank(b)];
+  if (ra !== rb) return ra > rb;
+  if (isNumber(a) && isNumber(b)) return Number(a.valueOf()) >= Number(b.valueOf()) || (isInt(a) && isInt(b) && a >= b);
+  if (a instanceof Atom && b instanceof Atom) return Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)) >= 0;
+  return false;
+}
+
+const isNumber = (t: Term): t is number | bigint | ErlFloat => isInt(t) || t instanceof ErlFloat;
+
+/** number < atom < reference < fun < port < pid < tuple < map < list < bitstring */
+function termRank(t: Term): number {
+  if (isNumber(t)) return 0;
+  if (t instanceof Atom) return 1;
+  if (t instanceof Reference) return 2;
+  if (t instanceof Fun || t instanceof ExportFun) return 3;
+  if (t instanceof Port) return 4;
+  if (t instanceof Pid) return 5;
+  if (t instanceof Tuple) return 6;
+  if (t instanceof ErlMap) return 7;
+  if (Array.isArray(t) || t instanceof ImproperList) return 8;
+  return 9;
 }
 
 function mapSet(m: ErlMap, limit: number, r: StructRenderers): string | null {
@@ -124,17 +166,21 @@ function dateTime(m: ErlMap): string | null {
   const total = utc + std;
   const abs = Math.abs(total);
   const offset = `${total < 0 ? '-' : '+'}${pad(Math.floor(abs / 3600), 2)}:${pad(Math.floor((abs % 3600) / 60), 2)}`;
-  return `#DateTime<${d} ${t}${offset} ${abbr.toString('utf8')} ${zoneName}>`;
+  // Calendar.ISO names no zone for Etc/UTC, whatever the offsets say.
+  const suffix = zoneName === 'Etc/UTC' ? '' : ` ${abbr.toString('utf8')} ${zoneName}`;
+  return `#DateTime<${d} ${t}${offset}${suffix}>`;
 }
 
 const field = (name: string): Atom => Atom.of(name);
+/** Map.get/2 gives nil for a missing key, so both count as the default nil. */
+const isNilOrMissing = (v: Term | undefined): boolean => v === undefined || (v instanceof Atom && v.name === 'nil');
 
 function version(m: ErlMap, limit: number, r: StructRenderers): string | null {
   // Inspect.Version prints the struct but leaves out `pre` and `build` at their defaults.
   const fields = ['major', 'minor', 'patch', 'pre', 'build'].filter((f) => {
     const v = m.getAtom(f);
     if (f === 'pre') return !(Array.isArray(v) && v.length === 0);
-    if (f === 'build') return !(v instanceof Atom && v.name === 'nil');
+    if (f === 'build') return !isNilOrMissing(v);
     return true;
   });
   return r.fields('Version', m, fields.map(field), limit);
@@ -149,7 +195,7 @@ function uri(m: ErlMap, limit: number, r: StructRenderers): string | null {
   const all = ['scheme', 'authority', 'userinfo', 'host', 'port', 'path', 'query', 'fragment'];
   const fields = all.filter((f) => {
     const v = m.getAtom(f);
-    return !(f === 'authority' && v instanceof Atom && v.name === 'nil');
+    return !(f === 'authority' && isNilOrMissing(v));
   });
   return r.fields('URI', m, fields.map(field), limit);
 }
