@@ -23,6 +23,11 @@ export interface StartNodeOptions {
   cookie?: string;
   /** The part before @; default: random. The host is always this machine's short host name. */
   name?: string;
+  /**
+   * Use a long name `name@longHost` (-name) instead of a short one; e.g. '127.0.0.1', or '::1'
+   * together with extraArgs ['-proto_dist', 'inet6_tcp'] for an IPv6-only node.
+   */
+  longHost?: string;
   /** Extra command-line arguments (for elixir, passed through `--erl`). */
   extraArgs?: string[];
   /** Give up if the node is not up after this long; default 30 s. */
@@ -96,17 +101,18 @@ const ELIXIR_BOOT = `{:ok, t, _} = :erl_scan.string(String.to_charlist(System.ge
 export async function startNode(opts: StartNodeOptions): Promise<BeamNode> {
   const shortName = opts.name ?? randomName();
   const cookie = opts.cookie ?? randomCookie();
-  const host = shortHost();
+  const host = opts.longHost ?? shortHost();
+  const nameFlag = opts.longHost !== undefined ? 'name' : 'sname';
   const extra = opts.extraArgs ?? [];
   let child: ChildProcess;
   const env = { ...process.env, ES_BEAM_LOOP: LOOP };
   if (opts.kind === 'erl') {
-    child = spawn('erl', ['-sname', shortName, '-setcookie', cookie, '-noshell', ...extra, '-eval', ERL_BOOT], {
+    child = spawn('erl', [`-${nameFlag}`, `${shortName}${opts.longHost !== undefined ? `@${host}` : ''}`, '-setcookie', cookie, '-noshell', ...extra, '-eval', ERL_BOOT], {
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
   } else {
-    const args = ['--sname', shortName, '--cookie', cookie, '--no-halt'];
+    const args = [`--${nameFlag}`, `${shortName}${opts.longHost !== undefined ? `@${host}` : ''}`, '--cookie', cookie, '--no-halt'];
     if (extra.length > 0) args.push('--erl', extra.join(' '));
     args.push('-e', ELIXIR_BOOT);
     child = spawn('elixir', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -229,4 +235,44 @@ export async function startNode(opts: StartNodeOptions): Promise<BeamNode> {
 function printedBase64ToText(printed: string): string {
   const b64 = printed.trim().replace(/^<<|>>$/g, '').replace(/"\s*"/g, '').replace(/["\s]/g, '');
   return Buffer.from(b64, 'base64').toString('utf8');
+}
+
+/**
+ * An agent process on a BEAM node that runs commands sent by our tests, so a test can make a real
+ * remote process link, monitor, exit or call, and read the messages it received:
+ *   {cmd, From, Command} → From ! {reply, Result}; any other message is kept for `take`.
+ * Commands: {link, P} {unlink, P} {monitor, Target} {demonitor, Ref} {exit, P, Why} {trap, Bool}
+ * {send, To, Msg} {call, To, Req} (gen_server:call, 5 s, caught) take links {die, Why} (no reply).
+ */
+export const AGENT_SOURCE = `
+fun(Name) ->
+  Agent = fun Agent(Msgs) ->
+    receive
+      {cmd, From, C} ->
+        {R, Msgs2} = case C of
+          {link, P} -> {link(P), Msgs};
+          {unlink, P} -> {unlink(P), Msgs};
+          {monitor, T} -> {erlang:monitor(process, T), Msgs};
+          {demonitor, R0} -> {erlang:demonitor(R0), Msgs};
+          {exit, P, Why} -> {exit(P, Why), Msgs};
+          {trap, B} -> {process_flag(trap_exit, B), Msgs};
+          {send, To, M} -> {erlang:send(To, M), Msgs};
+          {call, To, Req} -> {catch gen_server:call(To, Req, 5000), Msgs};
+          take -> {lists:reverse(Msgs), []};
+          links -> {element(2, process_info(self(), links)), Msgs};
+          {die, Why} -> exit(Why)
+        end,
+        From ! {reply, R},
+        Agent(Msgs2);
+      Other -> Agent([Other | Msgs])
+    end
+  end,
+  P = spawn(fun() -> Agent([]) end),
+  register(Name, P),
+  P
+end`;
+
+/** Starts an agent registered as `name` on `node`; resolves to its pid as printed by ~p. */
+export function startAgent(node: BeamNode, name: string): Promise<string> {
+  return node.eval(`(${AGENT_SOURCE})(${name})`);
 }
