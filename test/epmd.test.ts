@@ -2,10 +2,9 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { epmdNames, epmdPortPlease, epmdRegister } from '../src/erlang/epmd.js';
 import { EpmdUnreachableError } from '../src/erlang/errors.js';
-import { startNode, randomName, type BeamNode } from './support/beam.js';
+import { freePort, startNode, randomName, type BeamNode } from './support/beam.js';
 
 describe('epmd client', () => {
   let node: BeamNode;
@@ -77,15 +76,3 @@ describe('epmd client', () => {
     }
   });
 });
-
-/** A TCP port that nothing listens on (bound and released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}

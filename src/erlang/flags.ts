@@ -95,3 +95,11 @@ export function flagNames(flags: bigint): string[] {
     .filter(([, bit]) => (flags & bit) !== 0n)
     .map(([name]) => name);
 }
+
+/**
+ * MANDATORY_25_DIGEST stands for the whole OTP 25 mandatory set (OTP 25 nodes treat it so): a peer
+ * that sets it has those capabilities even if it leaves their individual bits out.
+ */
+export function expandDigest(flags: bigint): bigint {
+  return (flags & DFLAG.MANDATORY_25_DIGEST) !== 0n ? flags | MANDATORY_25 : flags;
+}

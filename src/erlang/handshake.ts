@@ -22,7 +22,7 @@ import {
   ProtocolError,
   WrongCookieError,
 } from './errors.js';
-import { missingFlags, REQUIRED_OF_PEER } from './flags.js';
+import { expandDigest, missingFlags, REQUIRED_OF_PEER } from './flags.js';
 import { FrameReader } from './framing.js';
 
 export interface HandshakeResult {
@@ -211,7 +211,7 @@ export function clientHandshake(sock: Socket, peerName: string, opts: HandshakeO
         );
       }
       if (ch[0] !== 0x4e || ch.length < 19) throw new ProtocolError(peerName, 'malformed challenge message');
-      const peerFlags = readFlags(ch, 1);
+      const peerFlags = expandDigest(readFlags(ch, 1));
       const peerChallenge = ch.readUInt32BE(9);
       const peerCreation = ch.readUInt32BE(13);
       const nlen = ch.readUInt16BE(17);
@@ -254,7 +254,7 @@ export function serverHandshake(sock: Socket, opts: HandshakeOptions): Promise<H
         sock.write(frame(Buffer.from('snot_allowed', 'latin1')));
         throw new HandshakeRejectedError(who, 'version', 'the connecting node does not speak the version 6 handshake (OTP 23+).');
       }
-      const peerFlags = readFlags(nm, 1);
+      const peerFlags = expandDigest(readFlags(nm, 1));
       const peerCreation = nm.readUInt32BE(9);
       const nlen = nm.readUInt16BE(13);
       const peerName = nm.subarray(15, 15 + nlen).toString('utf8');

@@ -15,6 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { createServer } from 'node:net';
 import { epmdNames } from '../../src/erlang/epmd.js';
 
 export interface StartNodeOptions {
@@ -275,4 +276,16 @@ end`;
 /** Starts an agent registered as `name` on `node`; resolves to its pid as printed by ~p. */
 export function startAgent(node: BeamNode, name: string): Promise<string> {
   return node.eval(`(${AGENT_SOURCE})(${name})`);
+}
+
+/** A TCP port that nothing listens on (bound, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
 }
