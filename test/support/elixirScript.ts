@@ -567,3 +567,59 @@ out = [
 ]
 IO.write(IO.iodata_to_binary(out))
 `;
+
+/** Prints random floats and atoms with their inspect/2 forms: `elixir script.exs COUNT SEED`. */
+export const SCALARS_SCRIPT = String.raw`# Prints, one per line, random floats and atoms with what inspect/2 makes of them (fields in base64):
+#   F <8 bytes of the float> <inspect(float)>
+#   A <UTF-8 name> <inspect(atom)> <inspect([{atom, 1}])> <inspect(&:m.atom/0)>
+# Usage: elixir scalars.exs COUNT SEED
+[count, seed] = Enum.map(System.argv(), &String.to_integer/1)
+:rand.seed(:exsss, {seed, seed + 1, seed + 2})
+b64 = &Base.encode64/1
+
+defmodule Scalars do
+  # Ranges of code points that Elixir identifiers may or may not accept: letters of many scripts, marks,
+  # digits, punctuation, symbols, emoji, and ASCII.
+  @ranges [?a..?z, ?A..?Z, ?0..?9, [?_, ?@, ?!, ??, ?., ?-, ?\s, ?", ?\\], 0xC0..0x24F, 0x300..0x36F,
+           0x370..0x3FF, 0x400..0x4FF, 0x530..0x58F, 0x5D0..0x5EA, 0x620..0x669, 0x900..0x97F,
+           0xE00..0xE5B, 0x10A0..0x10FF, 0x1100..0x11FF, 0x1E00..0x1EFF, 0x2000..0x206F,
+           0x2100..0x214F, 0x3040..0x30FF, 0x4E00..0x4E80, 0xAC00..0xAC80, 0xFB00..0xFB06,
+           0xFF10..0xFF5A, 0x1F600..0x1F64F, 0x1D400..0x1D4FF, [0xB5, 0xAA, 0xBA, 0x2118, 0x212E, 0x309B]]
+
+  def char do
+    r = Enum.at(@ranges, :rand.uniform(length(@ranges)) - 1)
+    Enum.at(Enum.to_list(r), :rand.uniform(Enum.count(r)) - 1)
+  end
+
+  def atom do
+    case :rand.uniform(4) do
+      1 -> Enum.map(1..:rand.uniform(5), fn _ -> char() end)
+      2 -> [Enum.random(?a..?z) | Enum.map(1..:rand.uniform(4), fn _ -> char() end)]
+      3 -> [char() | Enum.map(1..:rand.uniform(3), fn _ -> Enum.random(?a..?z) end)]
+      4 -> [char(), char()]
+    end
+    |> List.to_string()
+    |> String.to_atom()
+  end
+
+  def float do
+    case :rand.uniform(4) do
+      1 ->
+        <<f::float>> = <<:rand.uniform(0x7FEFFFFFFFFFFFFF)::64>>
+        if :rand.uniform(2) == 1, do: f, else: -f
+      2 -> (:rand.uniform() - 0.5) * :math.pow(10, :rand.uniform(44) - 22)
+      3 -> Float.round(:rand.uniform() * :math.pow(10, :rand.uniform(8)), :rand.uniform(6))
+      4 -> :rand.uniform(Bitwise.bsl(1, 53)) * :math.pow(2, :rand.uniform(130) - 65) |> Kernel.*(1.0)
+    end
+  end
+end
+
+
+for _ <- 1..count do
+  f = Scalars.float()
+  IO.puts("F #{b64.(<<f::float>>)} #{b64.(inspect(f))}")
+  a = Scalars.atom()
+  cap = inspect(Function.capture(:m, a, 0))
+  IO.puts("A #{b64.(Atom.to_string(a))} #{b64.(inspect(a))} #{b64.(inspect([{a, 1}]))} #{b64.(cap)}")
+end
+`;
