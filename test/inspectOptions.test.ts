@@ -94,3 +94,10 @@ test('bad options and values that are not terms are refused with a message that 
   assert.throws(() => inspect({ x: 1 } as unknown as Term), /not an Erlang term: an object of class Object/);
   assert.throws(() => inspect(null as unknown as Term), /not an Erlang term: null/);
 });
+
+test('a very deep term prints with the default limit, and without a limit fails with a clear error', () => {
+  let deep: Term = [];
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  assert.equal(inspect(deep), '['.repeat(51) + '...' + ']'.repeat(51));
+  assert.throws(() => inspect(deep, { limit: Infinity }), /nested too deeply to print with limit Infinity/);
+});

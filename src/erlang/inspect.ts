@@ -24,6 +24,9 @@
  *   order the BEAM holds them in.
  * - Where Elixir would raise (`charlists: 'as_charlists'` on a list that is not chardata, or a list
  *   only printable up to `printableLimit` whose remainder is not chardata) this prints the plain list.
+ *
+ * Nesting depth is bounded by `limit` (each level takes one off, as in Elixir), so the default limit prints
+ * any term; `limit: Infinity` on a term thousands of levels deep throws a RangeError that says so.
  */
 
 import {
@@ -81,7 +84,21 @@ export function inspect(term: Term, opts: InspectOptions = {}): string {
     funName: opts.funName,
     structFields: opts.structFields,
   };
-  return render(term, checkLimit('limit', opts.limit ?? 50), ctx);
+  const limit = checkLimit('limit', opts.limit ?? 50);
+  try {
+    return render(term, limit, ctx);
+  } catch (e) {
+    // Nesting costs a few stack frames per level; a finite limit bounds it (each level takes one off), an
+    // unbounded one on a term thousands of levels deep does not.
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      throw new RangeError(
+        `inspect: the term is nested too deeply to print with limit ${limit} (the call stack ran out); ` +
+          'pass a smaller limit, such as the default 50',
+        { cause: e },
+      );
+    }
+    throw e;
+  }
 }
 
 // ----------------------------------------------------------------------------------------------
