@@ -68,7 +68,14 @@ export function startGroupLeader(local: LocalNode, remote: RemoteNode | undefine
       }
       return A_OK;
     }
-    if (op.startsWith('get_') && op !== 'get_geometry') return A_EOF;
+    if (op.startsWith('get_') && op !== 'get_geometry') {
+      // {get_line, Enc, Prompt}, {get_chars, Enc, Prompt, N}, {get_until, Enc, Prompt, M, F, A}:
+      // show the prompt as a terminal would, then answer end of input.
+      const enc = e[1] instanceof Atom ? e[1].name : 'latin1';
+      const prompt = e[2];
+      if (prompt !== undefined) parts.push(prompt instanceof Atom ? prompt.name : chardataToString(prompt, enc));
+      return A_EOF;
+    }
     if (op === 'get_geometry' || op === 'setopts' || op === 'getopts') return new Tuple([A_ERROR, atom('enotsup')]);
     return new Tuple([A_ERROR, atom('request')]);
   };
