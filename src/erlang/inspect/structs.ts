@@ -1,7 +1,7 @@
 /**
  * The standard-library structs whose Inspect implementation prints something other than `%Mod{...}` and
  * that are common in process state: Range, MapSet, Date, Time, NaiveDateTime, DateTime (Calendar.ISO),
- * Version, Version.Requirement, URI and Regex. Each renderer returns null when the map is not shaped as
+ * Version, Version.Requirement, URI, Regex, Date.Range and Stream. Each renderer returns null when the map is not shaped as
  * that struct (a field missing or of the wrong type); the caller then prints the generic struct form.
  * (Elixir itself would print an `Inspect.Error` there; a debugger is better served by the fields.)
  */
@@ -43,6 +43,8 @@ export const STDLIB_STRUCTS: ReadonlyMap<string, Renderer> = new Map<string, Ren
   ['Elixir.Version.Requirement', versionRequirement],
   ['Elixir.URI', uri],
   ['Elixir.Regex', regex],
+  ['Elixir.Date.Range', dateRange],
+  ['Elixir.Stream', stream],
 ]);
 
 // ----------------------------------------------------------------------------------------------
@@ -169,6 +171,22 @@ function dateTime(m: ErlMap): string | null {
   // Calendar.ISO names no zone for Etc/UTC, whatever the offsets say.
   const suffix = zoneName === 'Etc/UTC' ? '' : ` ${abbr.toString('utf8')} ${zoneName}`;
   return `#DateTime<${d} ${t}${offset}${suffix}>`;
+}
+
+function dateRange(m: ErlMap): string | null {
+  const [first, last, step] = [m.getAtom('first'), m.getAtom('last'), m.getAtom('step')];
+  if (!(first instanceof ErlMap) || !(last instanceof ErlMap) || typeof step !== 'number') return null;
+  // Inspect.Date.Range prints the ends with default options, whatever the caller asked for.
+  const [a, b] = [date(first), date(last)];
+  if (a === null || b === null) return null;
+  return step === 1 ? `Date.range(${a}, ${b})` : `Date.range(${a}, ${b}, ${step})`;
+}
+
+function stream(m: ErlMap, limit: number, r: StructRenderers): string | null {
+  const [enumerable, funs] = [m.getAtom('enum'), m.getAtom('funs')];
+  if (enumerable === undefined || !Array.isArray(funs)) return null;
+  const inner = [new Tuple([Atom.of('enum'), enumerable]), new Tuple([Atom.of('funs'), [...funs].reverse()])];
+  return `#Stream<${r.list(inner, limit, false)}>`;
 }
 
 const field = (name: string): Atom => Atom.of(name);
