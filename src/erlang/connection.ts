@@ -45,6 +45,8 @@ interface PartialMessage {
 }
 
 const TICK = Buffer.alloc(4);
+/** A received tick is echoed only if we wrote nothing for this long. */
+const ECHO_QUIET_MS = 500;
 /** Below this, frames may be slices of a shared 64 KB socket chunk: copy binaries out of them. */
 const ZERO_COPY_MIN = 256 * 1024;
 
@@ -59,6 +61,8 @@ export class Connection extends EventEmitter {
   private readonly tickTimer: NodeJS.Timeout;
   private lastReceived = Date.now();
   private sentSinceTick = false;
+  /** When we last wrote anything (decides whether a received tick is echoed). */
+  private lastSent = Date.now();
   private downReason: string | undefined;
   private readonly warnedOps = new Set<number>();
   private readonly useHeader: boolean;
@@ -114,6 +118,7 @@ export class Connection extends EventEmitter {
     for (const p of parts) this.sock.write(p);
     this.sock.uncork();
     this.sentSinceTick = true;
+    this.lastSent = Date.now();
   }
 
   /** Closes the connection; 'down' is emitted with `reason`. */
@@ -134,8 +139,10 @@ export class Connection extends EventEmitter {
         const f = this.reader.next();
         if (f === undefined) return;
         if (f.length === 0) {
-          // A tick. Answer only if we have been quiet, so ticks never ping-pong.
-          if (!this.sentSinceTick) this.writeTick();
+          // A tick. Echo it unless we wrote something lately: the peer then hears from us at its
+          // own tick rate, whatever our tickTimeMs. The quiet period bounds the exchange between
+          // two echoing peers to one tick each way per ECHO_QUIET_MS.
+          if (Date.now() - this.lastSent >= ECHO_QUIET_MS) this.writeTick();
           continue;
         }
         this.onFrame(f);
@@ -237,6 +244,7 @@ export class Connection extends EventEmitter {
   private writeTick(): void {
     this.sock.write(TICK);
     this.sentSinceTick = true;
+    this.lastSent = Date.now();
   }
 
   private shutdown(reason: string, error?: Error): void {
