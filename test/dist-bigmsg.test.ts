@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { LocalNode } from '../src/erlang/node.js';
 import type { RemoteNode } from '../src/erlang/remoteNode.js';
-import { atom, isTuple, type Term } from '../src/erlang/terms.js';
+import { atom, isTuple } from '../src/erlang/terms.js';
 import { startNode, type BeamNode } from './support/beam.js';
 
 const MB50 = 50 * 1024 * 1024;
