@@ -5,6 +5,8 @@
 
 import type { Term } from './terms.js';
 
+const NONE: unique symbol = Symbol('none');
+
 interface Waiter {
   pred: (m: Term) => boolean;
   resolve: (m: Term) => void;
@@ -13,17 +15,19 @@ interface Waiter {
 }
 
 export class Mailbox {
-  private readonly queue: Term[] = [];
+  /** Messages are queue[head..]; taking the oldest just advances head, so a long backlog drains in linear time. */
+  private queue: Term[] = [];
+  private head = 0;
   private waiters: Waiter[] = [];
   private closedWith: (() => Error) | undefined;
 
   get size(): number {
-    return this.queue.length;
+    return this.queue.length - this.head;
   }
 
   /** Messages not yet received, oldest first (a copy). */
   peekAll(): Term[] {
-    return [...this.queue];
+    return this.queue.slice(this.head);
   }
 
   put(msg: Term): void {
@@ -46,8 +50,8 @@ export class Mailbox {
    */
   take(pred: (m: Term) => boolean, timeoutMs: number | undefined, onTimeout: () => Error): Promise<Term> {
     if (this.closedWith) return Promise.reject(this.closedWith());
-    const i = this.queue.findIndex(pred);
-    if (i >= 0) return Promise.resolve(this.queue.splice(i, 1)[0]!);
+    const found = this.takeQueued(pred);
+    if (found !== NONE) return Promise.resolve(found);
     return new Promise<Term>((resolve, reject) => {
       const w: Waiter = { pred, resolve, reject, timer: undefined };
       if (timeoutMs !== undefined) {
@@ -62,14 +66,39 @@ export class Mailbox {
 
   /** Removes every message matching `pred` (used by demonitor's flush). */
   drop(pred: (m: Term) => boolean): void {
-    for (let i = this.queue.length - 1; i >= 0; i--) if (pred(this.queue[i]!)) this.queue.splice(i, 1);
+    this.queue = this.queue.slice(this.head).filter((m) => !pred(m));
+    this.head = 0;
+  }
+
+  private takeQueued(pred: (m: Term) => boolean): Term | typeof NONE {
+    const q = this.queue;
+    for (let i = this.head; i < q.length; i++) {
+      if (!pred(q[i]!)) continue;
+      const m = q[i]!;
+      if (i === this.head) {
+        q[i] = undefined as unknown as Term; // let it be collected
+        this.head++;
+        if (this.head === q.length) {
+          this.queue = [];
+          this.head = 0;
+        } else if (this.head > 1024 && this.head * 2 > q.length) {
+          this.queue = q.slice(this.head);
+          this.head = 0;
+        }
+      } else {
+        q.splice(i, 1);
+      }
+      return m;
+    }
+    return NONE;
   }
 
   /** No more messages; pending and future receives reject with `err()`. */
   close(err: () => Error): void {
     if (this.closedWith) return;
     this.closedWith = err;
-    this.queue.length = 0;
+    this.queue = [];
+    this.head = 0;
     const ws = this.waiters;
     this.waiters = [];
     for (const w of ws) {
