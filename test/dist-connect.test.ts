@@ -5,6 +5,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
 import { LocalNode } from '../src/erlang/node.js';
 import { epmdRegister } from '../src/erlang/epmd.js';
@@ -88,6 +89,9 @@ describe('connecting to BEAM nodes', () => {
         assert.ok(!err.message.includes(wrong) && !err.message.includes(cookie));
         return true;
       });
+      // Logging the node object must not reveal the cookie either.
+      assert.ok(!inspect(bad, { depth: 10, showHidden: true }).includes(wrong));
+      assert.ok(!JSON.stringify(Object.entries(bad)).includes(wrong));
     } finally {
       await bad.close();
     }

@@ -92,13 +92,17 @@ export class LocalNode extends EventEmitter implements ProcessHost {
   private readonly epmdPort: number | undefined;
   private readonly warnFn: (message: string) => void;
 
+  /** An ES private field: util.inspect and JSON.stringify of the node never show it. */
+  readonly #cookie: string;
+
   private constructor(
     readonly name: string,
-    private readonly cookie: string,
+    cookie: string,
     private creationValue: number,
     opts: LocalNodeOptions,
   ) {
     super();
+    this.#cookie = cookie;
     this.nodeAtom = atom(name);
     this.tickTimeMs = opts.tickTimeMs ?? 60_000;
     this.maxMessageBytes = opts.maxMessageBytes ?? 1 << 30;
@@ -176,7 +180,7 @@ export class LocalNode extends EventEmitter implements ProcessHost {
       ourName: this.name,
       ourFlags: OUR_FLAGS,
       creation: this.creationValue,
-      cookie: this.cookie,
+      cookie: this.#cookie,
       timeoutMs: left(),
     });
     if (this.closed) {
@@ -263,7 +267,7 @@ export class LocalNode extends EventEmitter implements ProcessHost {
       ourName: this.name,
       ourFlags: OUR_FLAGS,
       creation: this.creationValue,
-      cookie: this.cookie,
+      cookie: this.#cookie,
       timeoutMs: this.connectTimeoutMs,
     }).then(
       (hs) => {
