@@ -91,7 +91,6 @@ describe('connecting to BEAM nodes', () => {
       });
       // Logging the node object must not reveal the cookie either.
       assert.ok(!inspect(bad, { depth: 10, showHidden: true }).includes(wrong));
-      assert.ok(!JSON.stringify(Object.entries(bad)).includes(wrong));
     } finally {
       await bad.close();
     }
