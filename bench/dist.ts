@@ -2,7 +2,7 @@
  * Distribution benchmark: 50 MB each way between our node and a real BEAM node, and a burst of
  * small messages, each next to the same transfer between two BEAM nodes measured in the same run.
  *
- *   npm run bench -- dist
+ *   npm run bench -- dist      (bench/run.ts dispatches here)
  *
  * Prints RESULT lines (see docs/performance.md, "Distribution"). Times are medians of 3 runs.
  * The "to node" time is an rpc erlang:byte_size(Bin) with a 50 MB argument (our encode, the wire,
@@ -100,14 +100,4 @@ export async function run(): Promise<void> {
     await local.close();
     await Promise.all([a.stop(), b.stop()]);
   }
-}
-
-export default run;
-export const dist = run;
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  run().catch((err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-    process.exit(1);
-  });
 }
