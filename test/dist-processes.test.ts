@@ -81,6 +81,22 @@ describe('local processes and remote processes', () => {
     assert.ok(termEquals(first, tuple(A('first'), 1)));
   });
 
+  it('a remote process sends to an alias of ours (ALIAS_SEND); after unalias the message is dropped', async () => {
+    const { name } = await agent();
+    const p = local.spawn();
+    const alias = p.alias();
+    await cmd(p, name, tuple(A('send'), alias, tuple(A('via_alias'), 1)));
+    const got = await p.receive((m) => isTuple(m, 2) && m.elements[0] === A('via_alias'), 5000);
+    assert.ok(termEquals(got, tuple(A('via_alias'), 1)));
+    p.unalias(alias);
+    await cmd(p, name, tuple(A('send'), alias, tuple(A('via_alias'), 2)));
+    await cmd(p, name, tuple(A('send'), p.pid, A('marker')));
+    // The marker was sent after the second alias message on the same connection: order is kept,
+    // so if the alias message had been delivered it would be in the mailbox before the marker.
+    await p.receive((m) => m === A('marker'), 5000);
+    assert.equal(p.queueLength, 0);
+  });
+
   it('a remote process links to us and dies: we die with its reason, or get EXIT when trapping', async () => {
     const a1 = await agent();
     const victim = local.spawn();
