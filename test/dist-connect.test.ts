@@ -204,12 +204,27 @@ describe('connecting to BEAM nodes', () => {
   });
 });
 
-describe('long names over IPv6', () => {
+describe('long names over IPv4 and IPv6', () => {
   let v6: BeamNode;
+  let v4: BeamNode;
   before(async () => {
-    v6 = await startNode({ kind: 'erl', longHost: '::1', extraArgs: ['-proto_dist', 'inet6_tcp'] });
+    [v6, v4] = await Promise.all([
+      startNode({ kind: 'erl', longHost: '::1', extraArgs: ['-proto_dist', 'inet6_tcp'] }),
+      startNode({ kind: 'elixir', longHost: '127.0.0.1' }),
+    ]);
   });
-  after(() => v6.stop());
+  after(() => Promise.all([v6.stop(), v4.stop()]));
+
+  it('connects to name@127.0.0.1 (an elixir node started with --name)', async () => {
+    const local = await LocalNode.start({ cookie: v4.cookie, name: `${randomName('ts')}@127.0.0.1` });
+    try {
+      const peer = await local.connect(v4.name);
+      assert.equal(await peer.rpc('erlang', 'node', []), atom(v4.name));
+      assert.equal(await v4.eval(`lists:member('${local.name}', nodes(hidden))`), 'true');
+    } finally {
+      await local.close();
+    }
+  });
 
   it('connects to name@::1 and runs an rpc', async () => {
     const local = await LocalNode.start({ cookie: v6.cookie, name: `${randomName('ts')}@::1` });
