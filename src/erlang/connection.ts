@@ -45,6 +45,17 @@ interface PartialMessage {
 }
 
 const TICK = Buffer.alloc(4);
+const EMPTY = Buffer.alloc(0);
+
+/** Does a frame given as slices start with 131 70 and hold at least its 18-byte header? */
+function isContinuation(parts: Buffer[]): boolean {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  if (total < 18) return false;
+  const b0 = parts[0]![0];
+  const b1 = parts[0]!.length > 1 ? parts[0]![1] : parts[1]![0];
+  return b0 === 131 && b1 === 70;
+}
 /** A received tick is echoed only if we wrote nothing for this long. */
 const ECHO_QUIET_MS = 500;
 /** Below this, frames may be slices of a shared 64 KB socket chunk: copy binaries out of them. */
@@ -136,8 +147,13 @@ export class Connection extends EventEmitter {
     try {
       for (;;) {
         if (this.downReason !== undefined) return;
-        const f = this.reader.next();
-        if (f === undefined) return;
+        const parts = this.reader.nextParts();
+        if (parts === undefined) return;
+        if (parts.length > 1 && isContinuation(parts)) {
+          this.onContinuation(parts);
+          continue;
+        }
+        const f = parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : Buffer.concat(parts);
         if (f.length === 0) {
           // A tick. Echo it unless we wrote something lately: the peer then hears from us at its
           // own tick rate, whatever our tickTimeMs. The quiet period bounds the exchange between
@@ -188,26 +204,50 @@ export class Connection extends EventEmitter {
         this.partial.set(seq, { refs, chunks: [body], bytes: body.length, nextFragment: frag - 1n });
         return;
       }
-      const p = this.partial.get(seq);
-      if (p === undefined) throw new MalformedControlError(`continuation fragment for unknown sequence ${seq}`);
-      if (frag !== p.nextFragment) {
-        throw new MalformedControlError(`fragment ${frag} of sequence ${seq} arrived, expected ${p.nextFragment}`);
-      }
-      const body = f.subarray(18);
-      p.chunks.push(body);
-      p.bytes += body.length;
-      if (p.bytes > this.opts.maxMessageBytes) {
-        throw new FrameTooLargeError(p.bytes, this.opts.maxMessageBytes);
-      }
-      if (frag === 1n) {
-        this.partial.delete(seq);
-        this.decodeMessage(Buffer.concat(p.chunks, p.bytes), 0, p.refs);
-      } else {
-        p.nextFragment = frag - 1n;
-      }
+      this.addFragment(seq, frag, [f.subarray(18)]);
       return;
     }
     throw new MalformedControlError(`unknown distribution header kind 131,${kind}`);
+  }
+
+  /** A continuation fragment that arrived split over socket chunks: keep its slices, uncopied. */
+  private onContinuation(parts: Buffer[]): void {
+    const head = Buffer.allocUnsafe(18);
+    let filled = 0;
+    const rest: Buffer[] = [];
+    for (const p of parts) {
+      if (filled < 18) {
+        const n = Math.min(18 - filled, p.length);
+        p.copy(head, filled, 0, n);
+        filled += n;
+        if (n < p.length) rest.push(p.subarray(n));
+      } else {
+        rest.push(p);
+      }
+    }
+    this.addFragment(head.readBigUInt64BE(2), head.readBigUInt64BE(10), rest);
+  }
+
+  private addFragment(seq: bigint, frag: bigint, body: Buffer[]): void {
+    const p = this.partial.get(seq);
+    if (p === undefined) throw new MalformedControlError(`continuation fragment for unknown sequence ${seq}`);
+    if (frag !== p.nextFragment) {
+      throw new MalformedControlError(`fragment ${frag} of sequence ${seq} arrived, expected ${p.nextFragment}`);
+    }
+    for (const b of body) {
+      p.chunks.push(b);
+      p.bytes += b.length;
+    }
+    if (p.bytes > this.opts.maxMessageBytes) {
+      throw new FrameTooLargeError(p.bytes, this.opts.maxMessageBytes);
+    }
+    if (frag === 1n) {
+      this.partial.delete(seq);
+      // The one copy of a fragmented message: all its slices into one buffer for the decoder.
+      this.decodeMessage(Buffer.concat(p.chunks, p.bytes), 0, p.refs);
+    } else {
+      p.nextFragment = frag - 1n;
+    }
   }
 
   private decodeMessage(buf: Buffer, offset: number, refs: Atom[]): void {

@@ -46,6 +46,36 @@ export class FrameReader {
     return this.take(len);
   }
 
+  /**
+   * Like next(), but the payload comes as the list of chunk slices it lies in, uncopied. Lets the
+   * caller append big fragments to a reassembly list without an intermediate copy.
+   */
+  nextParts(): Buffer[] | undefined {
+    if (this.buffered < this.headerBytes) return undefined;
+    const header = this.peek(this.headerBytes);
+    const len = this.headerBytes === 2 ? header.readUInt16BE(0) : header.readUInt32BE(0);
+    if (len > this.maxFrameBytes) {
+      throw new FrameTooLargeError(len, this.maxFrameBytes);
+    }
+    if (this.buffered < this.headerBytes + len) return undefined;
+    this.skip(this.headerBytes);
+    this.buffered -= len;
+    const parts: Buffer[] = [];
+    let left = len;
+    while (left > 0) {
+      const c = this.chunks[0]!;
+      const part = Math.min(c.length - this.head, left);
+      parts.push(c.subarray(this.head, this.head + part));
+      left -= part;
+      this.head += part;
+      if (this.head === c.length) {
+        this.chunks.shift();
+        this.head = 0;
+      }
+    }
+    return parts;
+  }
+
   /** Everything buffered and not consumed, for handing over to the next phase's reader. */
   drain(): Buffer[] {
     const out = this.chunks.map((c, i) => (i === 0 ? c.subarray(this.head) : c)).filter((c) => c.length > 0);
