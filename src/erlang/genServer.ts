@@ -93,23 +93,24 @@ export function serve(local: LocalNode, name: string, handler: ServeHandler, opt
         const from = msg.elements[1];
         if (!(from instanceof Tuple) || from.size !== 2 || !(from.elements[0] instanceof Pid)) return;
         const callFrom: CallFrom = { pid: from.elements[0], tag: from.elements[1]! };
+        // Like a crashing gen_server: callers see the exit through their monitor at once instead
+        // of waiting for their timeout; then the name is served again by a fresh process.
+        const crash = (err: unknown): void => {
+          const text = err instanceof Error ? err.message : String(err);
+          local.warn(`handler for ${name} threw: ${text}`);
+          if (!p.alive) return;
+          p.exit(new Tuple([A_HANDLER_ERROR, Buffer.from(text, 'utf8')]));
+          if (!stopped && !local.isClosed) start();
+        };
         Promise.resolve()
           .then(() => handler(msg.elements[2]!, callFrom))
-          .then(
-            (reply) => {
-              if (!p.alive) return;
-              const alias = aliasOfTag(callFrom.tag);
-              p.send(alias ?? callFrom.pid, new Tuple([callFrom.tag, reply]));
-            },
-            (err: unknown) => {
-              // Like a crashing gen_server: callers see the exit through their monitor at once
-              // instead of waiting for their timeout; then the name is served again.
-              const text = err instanceof Error ? err.message : String(err);
-              local.warn(`handler for ${name} threw: ${text}`);
-              if (p.alive) p.exit(new Tuple([A_HANDLER_ERROR, Buffer.from(text, 'utf8')]));
-              if (!stopped && !local.isClosed) start();
-            },
-          );
+          .then((reply) => {
+            if (!p.alive) return;
+            const alias = aliasOfTag(callFrom.tag);
+            // Throws if the reply cannot be encoded: that is the handler's fault, handled as a crash.
+            p.send(alias ?? callFrom.pid, new Tuple([callFrom.tag, reply]));
+          })
+          .catch(crash);
         return;
       }
       if (msg instanceof Tuple && msg.size === 2 && msg.elements[0] === A_GEN_CAST) {
