@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { LocalNode } from '../src/erlang/node.js';
 import type { RemoteNode } from '../src/erlang/remoteNode.js';
-import { atom, isTuple } from '../src/erlang/terms.js';
-import { startNode, type BeamNode } from './support/beam.js';
+import { atom, isTuple, tuple, type Term, type Tuple } from '../src/erlang/terms.js';
+import { randomName, startAgent, startNode, type BeamNode } from './support/beam.js';
 
 const MB50 = 50 * 1024 * 1024;
 
@@ -32,6 +32,29 @@ describe('50 MB messages', () => {
     const md5 = (await peer.rpc('erlang', 'md5', [big], { timeoutMs: 60_000 })) as Buffer;
     assert.ok(Buffer.isBuffer(md5));
     assert.equal(md5.toString('hex'), createHash('md5').update(big).digest('hex'));
+  });
+
+  it('a small message from another process overtakes a 50 MB one being sent in fragments', async () => {
+    const name = randomName('agent');
+    await startAgent(beam, name);
+    const bigSender = local.spawn();
+    const smallSender = local.spawn();
+    const to: [string, string] = [name, beam.name];
+    bigSender.send(to, tuple(atom('big'), randomBytes(MB50)));
+    smallSender.send(to, tuple(atom('small'), 1));
+    // The agent keeps messages in arrival order.
+    let msgs: Term[] = [];
+    for (let i = 0; i < 200 && msgs.length < 2; i++) {
+      smallSender.send(to, tuple(atom('cmd'), smallSender.pid, atom('take')));
+      const reply = (await smallSender.receive((m) => isTuple(m, 2) && m.elements[0] === atom('reply'), 60_000)) as Tuple;
+      msgs = msgs.concat(reply.elements[1] as Term[]);
+      if (msgs.length < 2) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(
+      msgs.map((m) => (m as Tuple).elements[0]),
+      [atom('small'), atom('big')],
+    );
+    assert.equal(((msgs[1] as Tuple).elements[1] as Buffer).length, MB50);
   });
 
   it('from the node: we reassemble the fragments into exactly its bytes', async () => {

@@ -26,7 +26,7 @@ import { buildControl, MalformedControlError, parseControl, type Signal } from '
 import { decodeAt, decodeBody, encode, encodeBody } from './etf/index.js';
 import { DFLAG } from './flags.js';
 import { FrameReader, FrameTooLargeError } from './framing.js';
-import type { Atom, Term } from './terms.js';
+import { Pid, type Atom, type Term } from './terms.js';
 
 export interface ConnectionOptions {
   /** net_ticktime in ms: silence for this long means the peer is dead. Default 60 000. */
@@ -46,6 +46,64 @@ interface PartialMessage {
 
 const TICK = Buffer.alloc(4);
 const EMPTY = Buffer.alloc(0);
+const PASS_THROUGH = Buffer.from([112]);
+/** A distribution header without atom cache refs: we never create cache entries. */
+const HEADER_NO_REFS = Buffer.from([131, 68, 0]);
+/** Messages bigger than this go out as fragments of this size (as the BEAM does). */
+const FRAGMENT_BYTES = 64 * 1024;
+/** Stop handing frames to the socket while this much is waiting in its buffer. */
+const WRITE_BUFFER_BYTES = 8 * 1024 * 1024;
+
+function* singleFrame(parts: Buffer[]): Iterator<Buffer[]> {
+  yield parts;
+}
+
+/**
+ * The frames of one fragmented message: 131 69 Seq FragId 0 (no atom cache refs) for the first,
+ * 131 70 Seq FragId for the others; FragId counts down to 1. The body is sliced, never copied.
+ */
+function* fragmentFrames(body: Buffer[], size: number, seq: bigint): Iterator<Buffer[]> {
+  const count = Math.ceil(size / FRAGMENT_BYTES);
+  let part = 0;
+  let offset = 0;
+  for (let i = 0; i < count; i++) {
+    const first = i === 0;
+    const head = Buffer.alloc(first ? 19 : 18);
+    head[0] = 131;
+    head[1] = first ? 69 : 70;
+    head.writeBigUInt64BE(seq, 2);
+    head.writeBigUInt64BE(BigInt(count - i), 10);
+    const out: Buffer[] = [head];
+    let want = Math.min(FRAGMENT_BYTES, size - i * FRAGMENT_BYTES);
+    while (want > 0) {
+      const b = body[part]!;
+      const n = Math.min(want, b.length - offset);
+      out.push(b.subarray(offset, offset + n));
+      want -= n;
+      offset += n;
+      if (offset === b.length) {
+        part++;
+        offset = 0;
+      }
+    }
+    yield out;
+  }
+}
+
+/** Signals from one process stay in order; signals without a sender share one queue. */
+function senderOf(sig: Signal): string {
+  switch (sig.kind) {
+    case 'send':
+      return sig.from?.key ?? '';
+    case 'monitor_exit':
+      return sig.sender?.key ?? (sig.target instanceof Pid ? sig.target.key : sig.target.name);
+    case 'ignored':
+    case 'unknown':
+      return '';
+    default:
+      return sig.from.key;
+  }
+}
 
 /** Does a frame given as slices start with 131 70 and hold at least its 18-byte header? */
 function isContinuation(parts: Buffer[]): boolean {
@@ -77,6 +135,10 @@ export class Connection extends EventEmitter {
   private downReason: string | undefined;
   private readonly warnedOps = new Set<number>();
   private readonly useHeader: boolean;
+  private readonly useFragments: boolean;
+  private readonly outQueues = new Map<string, Array<Iterator<Buffer[]>>>();
+  private waitingDrain = false;
+  private nextSequence = 1n;
 
   constructor(
     private readonly sock: Socket,
@@ -88,6 +150,7 @@ export class Connection extends EventEmitter {
   ) {
     super();
     this.useHeader = (flags & DFLAG.DIST_HDR_ATOM_CACHE) !== 0n;
+    this.useFragments = (flags & DFLAG.FRAGMENTS) !== 0n;
     this.reader = new FrameReader(4, opts.maxMessageBytes);
     sock.setNoDelay(true);
     sock.on('data', (c: Buffer) => this.onData(c));
@@ -111,19 +174,64 @@ export class Connection extends EventEmitter {
   send(sig: Signal): void {
     if (this.downReason !== undefined) return;
     const { ctrl, payload } = buildControl(sig, this.flags);
-    const parts: Buffer[] = [];
-    if (this.useHeader) {
-      parts.push(Buffer.from([131, 68, 0]), encodeBody(ctrl));
-      if (payload !== undefined) parts.push(encodeBody(payload));
+    let item: Iterator<Buffer[]>;
+    if (this.useHeader || this.useFragments) {
+      const body = [encodeBody(ctrl)];
+      if (payload !== undefined) body.push(encodeBody(payload));
+      const size = body.reduce((n, b) => n + b.length, 0);
+      item =
+        this.useFragments && size > FRAGMENT_BYTES
+          ? fragmentFrames(body, size, this.nextSequence++)
+          : singleFrame([this.useHeader ? HEADER_NO_REFS : PASS_THROUGH, ...body]);
     } else {
-      parts.push(Buffer.from([112]), encode(ctrl));
+      const parts = [PASS_THROUGH, encode(ctrl)];
       if (payload !== undefined) parts.push(encode(payload));
+      item = singleFrame(parts);
     }
+    // One FIFO per sender keeps each sender's signals in order; taking turns between senders lets
+    // small messages pass between the fragments of a big one.
+    const key = senderOf(sig);
+    const q = this.outQueues.get(key);
+    if (q) q.push(item);
+    else this.outQueues.set(key, [item]);
+    this.pump();
+  }
+
+  /** Bytes accepted by send() and not yet handed to the socket. */
+  get queuedFrames(): number {
+    let n = 0;
+    for (const q of this.outQueues.values()) n += q.length;
+    return n;
+  }
+
+  private pump(): void {
+    while (this.outQueues.size > 0 && this.downReason === undefined) {
+      if (this.sock.writableLength >= WRITE_BUFFER_BYTES) {
+        if (!this.waitingDrain) {
+          this.waitingDrain = true;
+          this.sock.once('drain', () => {
+            this.waitingDrain = false;
+            this.pump();
+          });
+        }
+        return;
+      }
+      // Round robin: the first queue gives one frame, then goes to the back.
+      const [key, q] = this.outQueues.entries().next().value as [string, Array<Iterator<Buffer[]>>];
+      this.outQueues.delete(key);
+      const r = q[0]!.next();
+      if (r.done) q.shift();
+      else this.writeFrame(r.value);
+      if (q.length > 0) this.outQueues.set(key, q);
+    }
+  }
+
+  private writeFrame(parts: Buffer[]): void {
     let len = 0;
     for (const p of parts) len += p.length;
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32BE(len, 0);
-    // cork/uncork makes one writev of the pieces: the (possibly huge) payload is never copied.
+    // cork/uncork makes one writev of the pieces: a big payload is never copied again.
     this.sock.cork();
     this.sock.write(head);
     for (const p of parts) this.sock.write(p);

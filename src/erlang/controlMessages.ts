@@ -58,7 +58,8 @@ export type Signal =
   | { kind: 'exit2'; from: Pid; to: Pid; reason: Term }
   | { kind: 'monitor'; from: Pid; target: ProcRef; ref: Reference }
   | { kind: 'demonitor'; from: Pid; target: ProcRef; ref: Reference }
-  | { kind: 'monitor_exit'; target: ProcRef; to: Pid; ref: Reference; reason: Term }
+  /** `sender`: the pid behind `target` when we send it (a name target does not say), for ordering. */
+  | { kind: 'monitor_exit'; target: ProcRef; to: Pid; ref: Reference; reason: Term; sender?: Pid }
   /** Understood but nothing to do (GROUP_LEADER, NODE_LINK). */
   | { kind: 'ignored'; op: number }
   | { kind: 'unknown'; op: number };

@@ -261,7 +261,7 @@ export class LocalProcess {
     }
     this.links.clear();
     for (const m of this.monitorsIn.values()) {
-      this.host.signal(m.from.node, { kind: 'monitor_exit', target: m.target, to: m.from, ref: m.ref, reason });
+      this.host.signal(m.from.node, { kind: 'monitor_exit', target: m.target, to: m.from, ref: m.ref, reason, sender: this.pid });
     }
     this.monitorsIn.clear();
     for (const m of this.monitorsOut.values()) {
