@@ -10,9 +10,9 @@
  *   131 70 seq frag ...      following fragments, reassembled per sequence id
  *
  * Outgoing messages use the distribution header without cache refs (131 68 0) when the header was
- * negotiated, else pass-through. We never fragment what we send: a big message is one frame, so it
- * delays later messages on this connection by its transfer time (see docs/distribution.md); the
- * peer's tick check counts bytes, so a long frame never looks like a dead link.
+ * negotiated, else pass-through. With FRAGMENTS, bodies over 64 KB go out as fragments. Frames wait
+ * in one queue per sending process and the queues take turns, so a big message from one process
+ * does not hold up the others, while each sender's signals keep their order.
  *
  * Liveness: every tickTime/4 we send a tick if we sent nothing in that interval; when nothing at all
  * arrived for tickTime (net_ticktime) the connection is declared down. Ticks received are echoed
@@ -197,8 +197,8 @@ export class Connection extends EventEmitter {
     this.pump();
   }
 
-  /** Bytes accepted by send() and not yet handed to the socket. */
-  get queuedFrames(): number {
+  /** Messages accepted by send() and not completely handed to the socket yet. */
+  get queuedMessages(): number {
     let n = 0;
     for (const q of this.outQueues.values()) n += q.length;
     return n;
