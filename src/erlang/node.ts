@@ -382,7 +382,15 @@ export class LocalNode extends EventEmitter implements ProcessHost {
     if (this.closed) return;
     // Like the BEAM, a signal to an unconnected node sets up the connection first.
     this.connect(targetNode.name).then(
-      (remote) => remote.connection.send(sig),
+      (remote) => {
+        try {
+          remote.connection.send(sig);
+        } catch (err) {
+          // Only an unencodable message gets here; with a live connection the sender would have
+          // seen this error thrown by send(), but it has long returned.
+          this.warn(`dropped a ${sig.kind} to ${targetNode.name}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      },
       () => this.unreachable(sig),
     );
   }
