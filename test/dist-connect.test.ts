@@ -19,7 +19,7 @@ import {
 } from '../src/erlang/errors.js';
 import { clientHandshake } from '../src/erlang/handshake.js';
 import { DFLAG, OUR_FLAGS } from '../src/erlang/flags.js';
-import { atom, isTuple, Tuple, type Term } from '../src/erlang/terms.js';
+import { atom, isTuple, termEquals, Tuple, tuple, type Term } from '../src/erlang/terms.js';
 import { freePort, randomCookie, randomName, shortHost, startNode, type BeamNode } from './support/beam.js';
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -76,6 +76,26 @@ describe('connecting to BEAM nodes', () => {
     await other.close();
     await until('nodedown on the target', async () => (await erl.eval(`lists:member('${other.name}', nodes(hidden))`)) === 'false');
     await assert.rejects(other.connect(erl.name), { code: 'NODE_CLOSED' });
+  });
+
+  it('a send to a node we are not connected to connects first; an unreachable node gives noconnection', async () => {
+    const fresh = await LocalNode.start({ cookie });
+    try {
+      await erl.eval(`catch unregister(es_auto), register(es_auto, self())`);
+      const p = fresh.spawn();
+      p.send(['es_auto', erl.name], tuple(atom('auto'), p.pid));
+      const got = await erl.eval(`receive {auto, _} = M -> element(1, M) after 10000 -> nothing end`);
+      assert.equal(got, 'auto');
+      assert.deepEqual(fresh.connectedNodes(), [erl.name]);
+
+      const ref = p.monitor(['whatever', `${randomName('absent')}@${shortHost()}`]);
+      const down = await p.receive((m) => isTuple(m, 5), 10_000);
+      assert.ok(isTuple(down, 5));
+      assert.ok(termEquals(down.elements[1]!, ref));
+      assert.equal(down.elements[4], atom('noconnection'));
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('wrong cookie: WrongCookieError, and neither cookie appears in the message', async () => {
