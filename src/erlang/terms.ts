@@ -250,8 +250,23 @@ export class LocalTerm {
 // Structural equality (Erlang's =:=)
 // ----------------------------------------------------------------------------------------------
 
-/** Exact equality, as Erlang's `=:=`: `1 =:= 1.0` is false. Bigints and numbers compare by value. */
+/**
+ * Exact equality, as Erlang's `=:=`: `1 =:= 1.0` is false. Bigints and numbers compare by value.
+ * Iterative, with an explicit stack of pairs still to compare: the codec accepts terms nested a
+ * million deep, and comparing them must not overflow the JavaScript stack either.
+ */
 export function termEquals(a: Term, b: Term): boolean {
+  const stack: Term[] = [a, b];
+  while (stack.length > 0) {
+    const y = stack.pop()!;
+    const x = stack.pop()!;
+    if (!shallowEquals(x, y, stack)) return false;
+  }
+  return true;
+}
+
+/** Compares x and y at the top level; pushes pairs of children that must also be equal. */
+function shallowEquals(a: Term, b: Term, pending: Term[]): boolean {
   if (a === b) return true;
   if (typeof a === 'number' || typeof a === 'bigint') {
     return (typeof b === 'number' || typeof b === 'bigint') && BigInt(a) === BigInt(b);
@@ -261,28 +276,28 @@ export function termEquals(a: Term, b: Term): boolean {
   if (a instanceof ErlFloat) return b instanceof ErlFloat && Object.is(a.value, b.value);
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!termEquals(a[i]!, b[i]!)) return false;
+    for (let i = 0; i < a.length; i++) pending.push(a[i]!, b[i]!);
     return true;
   }
   if (a instanceof Tuple) {
     if (!(b instanceof Tuple) || a.elements.length !== b.elements.length) return false;
-    for (let i = 0; i < a.elements.length; i++) if (!termEquals(a.elements[i]!, b.elements[i]!)) return false;
+    for (let i = 0; i < a.elements.length; i++) pending.push(a.elements[i]!, b.elements[i]!);
     return true;
   }
   if (Buffer.isBuffer(a)) return Buffer.isBuffer(b) && a.equals(b);
   if (a instanceof BitBinary) return b instanceof BitBinary && a.bits === b.bits && a.bytes.equals(b.bytes);
   if (a instanceof ImproperList) {
-    return (
-      b instanceof ImproperList &&
-      termEquals(a.elements, b.elements) &&
-      termEquals(a.tail, b.tail)
-    );
+    if (!(b instanceof ImproperList)) return false;
+    pending.push(a.elements, b.elements, a.tail, b.tail);
+    return true;
   }
   if (a instanceof ErlMap) {
     if (!(b instanceof ErlMap) || a.size !== b.size) return false;
+    // Map keys are compared by get(), which recurses only as deep as the keys themselves nest.
     for (const [k, v] of a.entries) {
       const other = b.get(k);
-      if (other === undefined || !termEquals(v, other)) return false;
+      if (other === undefined) return false;
+      pending.push(v, other);
     }
     return true;
   }
@@ -293,15 +308,18 @@ export function termEquals(a: Term, b: Term): boolean {
     return b instanceof ExportFun && a.module === b.module && a.fun === b.fun && a.arity === b.arity;
   }
   if (a instanceof Fun) {
-    return (
-      b instanceof Fun &&
-      a.module === b.module &&
-      a.index === b.index &&
-      a.arity === b.arity &&
-      a.uniq.equals(b.uniq) &&
-      termEquals(a.pid, b.pid) &&
-      termEquals(a.freeVars, b.freeVars)
-    );
+    if (
+      !(b instanceof Fun) ||
+      a.module !== b.module ||
+      a.index !== b.index ||
+      a.arity !== b.arity ||
+      !a.uniq.equals(b.uniq) ||
+      a.pid.key !== b.pid.key
+    ) {
+      return false;
+    }
+    pending.push(a.freeVars, b.freeVars);
+    return true;
   }
   if (a instanceof LocalTerm) return b instanceof LocalTerm && a.bytes.equals(b.bytes);
   return false;
