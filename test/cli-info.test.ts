@@ -3,17 +3,7 @@ import assert from 'node:assert/strict';
 import { runCli } from './support/cli.js';
 import { randomCookie, randomName, shortHost, startNode, type BeamNode } from './support/beam.js';
 import { closedPort, startFakeEpmd, startSilentListener } from './support/fakeEpmd.js';
-
-interface InfoJson {
-  otp_release: string;
-  erts_version: string;
-  elixir_version: string | null;
-  schedulers: number;
-  schedulers_online: number;
-  process_count: number;
-  nodes: string[];
-  hidden_nodes: string[];
-}
+import type { NodeInfo as InfoJson } from '../src/cli/commands/info.js';
 
 let erl: BeamNode;
 let elixir: BeamNode;

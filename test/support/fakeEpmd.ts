@@ -6,12 +6,12 @@
 
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
-export interface FakeEpmd {
+export interface TestListener {
   port: number;
   close(): Promise<void>;
 }
 
-export async function startFakeEpmd(nodeName: string, nodePort: number): Promise<FakeEpmd> {
+export async function startTestListener(nodeName: string, nodePort: number): Promise<TestListener> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
@@ -53,18 +53,11 @@ export async function startFakeEpmd(nodeName: string, nodePort: number): Promise
     socket.on('error', () => socket.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return listening(server, sockets);
 }
 
 /** A TCP listener that accepts connections and never says anything (a wedged or firewalled peer). */
-export async function startSilentListener(): Promise<{ port: number; close(): Promise<void> }> {
+export async function startSilentListener(): Promise<TestListener> {
   const sockets = new Set<Socket>();
   const server = createServer((s) => {
     sockets.add(s);
@@ -72,6 +65,11 @@ export async function startSilentListener(): Promise<{ port: number; close(): Pr
     s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return listening(server, sockets);
+}
+
+/** Its port, and a close that also drops the connections it still holds. */
+function listening(server: Server, sockets: Set<Socket>): TestListener {
   return {
     port: (server.address() as AddressInfo).port,
     close: () =>
