@@ -11,7 +11,7 @@ export interface TestListener {
   close(): Promise<void>;
 }
 
-export async function startTestListener(nodeName: string, nodePort: number): Promise<TestListener> {
+export async function startFakeEpmd(nodeName: string, nodePort: number): Promise<TestListener> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
