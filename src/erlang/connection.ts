@@ -23,10 +23,10 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { AtomCache, AtomCacheError } from './atomCache.js';
 import { buildControl, MalformedControlError, parseControl, type Signal } from './controlMessages.js';
-import { decodeAt, decodeBody, encode, encodeBody, EtfWriter } from './etf/index.js';
+import { decodeAt, decodeBody, encode, encodeBody } from './etf/index.js';
 import { DFLAG } from './flags.js';
 import { FrameReader, FrameTooLargeError } from './framing.js';
-import { BitBinary, ErlMap, ImproperList, Pid, Tuple, type Atom, type Term } from './terms.js';
+import { Pid, type Atom, type Term } from './terms.js';
 
 export interface ConnectionOptions {
   /** net_ticktime in ms: silence for this long means the peer is dead. Default 60 000. */
@@ -88,39 +88,6 @@ function* fragmentFrames(body: Buffer[], size: number, seq: bigint): Iterator<Bu
     }
     yield out;
   }
-}
-
-/**
- * Encodes a payload into a buffer sized up front when it holds big binaries. The writer grows by
- * doubling, so a 50 MB binary written into a small buffer would be copied into a 100 MB one at
- * the next byte; counting the binaries first (visiting at most SIZE_HINT_NODES terms) avoids that.
- */
-function encodeSized(term: Term): Buffer {
-  let bytes = 0;
-  let visited = 0;
-  const stack: Term[] = [term];
-  while (stack.length > 0 && visited < SIZE_HINT_NODES) {
-    const t = stack.pop()!;
-    visited++;
-    if (Buffer.isBuffer(t)) bytes += t.length;
-    else if (t instanceof BitBinary) bytes += t.bytes.length;
-    else if (t instanceof Tuple) pushSome(stack, t.elements);
-    else if (Array.isArray(t)) pushSome(stack, t);
-    else if (t instanceof ImproperList) {
-      pushSome(stack, t.elements);
-      stack.push(t.tail);
-    } else if (t instanceof ErlMap) for (let i = 0; i < t.entries.length && i < SIZE_HINT_NODES; i++) stack.push(...t.entries[i]!);
-  }
-  if (bytes < FRAGMENT_BYTES) return encodeBody(term);
-  const w = new EtfWriter({ initialSize: bytes + 64 * 1024 });
-  w.writeTerm(term);
-  return w.toBuffer();
-}
-
-const SIZE_HINT_NODES = 10_000;
-
-function pushSome(stack: Term[], xs: readonly Term[]): void {
-  for (let i = 0; i < xs.length && i < SIZE_HINT_NODES; i++) stack.push(xs[i]!);
 }
 
 /** Signals from one process stay in order; signals without a sender share one queue. */
@@ -210,7 +177,7 @@ export class Connection extends EventEmitter {
     let item: Iterator<Buffer[]>;
     if (this.useHeader || this.useFragments) {
       const body = [encodeBody(ctrl)];
-      if (payload !== undefined) body.push(encodeSized(payload));
+      if (payload !== undefined) body.push(encodeBody(payload));
       const size = body.reduce((n, b) => n + b.length, 0);
       item =
         this.useFragments && size > FRAGMENT_BYTES

@@ -185,7 +185,10 @@ export class EtfWriter {
   }
 
   private grow(n: number): void {
-    const size = Math.max(this.buf.length * 2, this.pos + n);
+    // Headroom past the write that forced the growth: sizing to fit exactly would make the next
+    // byte after a 50 MB binary double the buffer and copy those 50 MB a second time.
+    const needed = this.pos + n;
+    const size = Math.max(this.buf.length * 2, needed + (needed >>> 2) + 1024);
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
