@@ -127,3 +127,10 @@ test('a node that does not allow us rejects the handshake, and the error says wh
   assert.equal(r.code, 1);
   assert.match(r.stderr, /not_allowed|not allowed/i);
 });
+
+test('a host that does not resolve is named as the problem, not EPMD', async () => {
+  // .invalid is reserved (RFC 2606): it never resolves.
+  const r = await runCli(['info', '--node', 'app@no-such-host.invalid'], { ELIXIR_SCOPE_COOKIE: 'x' });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Cannot resolve the host no-such-host\.invalid/);
+});

@@ -37,11 +37,18 @@ export class EpmdUnreachableError extends DistError {
     readonly port: number,
     cause?: unknown,
   ) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    // A host that does not resolve is a typo in the node name far more often than a missing epmd.
+    const unresolved = code === 'ENOTFOUND' || code === 'EAI_AGAIN';
     super(
       'EPMD_UNREACHABLE',
-      `Cannot reach EPMD on ${host}:${port} (${describeCause(cause)}). Expected the Erlang port mapper ` +
-        `daemon to be listening there: is a distributed node running on ${host} (started with --sname or ` +
-        `--name)? Is epmd started, or does the node use another ERL_EPMD_PORT?`,
+      unresolved
+        ? `Cannot resolve the host ${host} (${describeCause(cause)}). Expected the part after @ in the ` +
+            `node name to be a host name this machine can look up: check the spelling, or use an IP ` +
+            `address (long names, --name) or this machine's short host name (--sname).`
+        : `Cannot reach EPMD on ${host}:${port} (${describeCause(cause)}). Expected the Erlang port mapper ` +
+            `daemon to be listening there: is a distributed node running on ${host} (started with --sname or ` +
+            `--name)? Is epmd started, or does the node use another ERL_EPMD_PORT?`,
       { cause },
     );
   }
