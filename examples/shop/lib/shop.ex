@@ -16,11 +16,16 @@ defmodule Shop do
   """
 
   @doc """
-  Puts the shop back in its initial state: closes every cart, restores the initial stock, clears the
-  statistics (but not the count of gateway starts) and gives the gateway a fresh bank session.
+  Puts the shop back in its initial state: stops every checkout in progress and every cart, restores
+  the initial stock, clears the statistics (but not the count of gateway starts) and gives the
+  gateway a fresh bank session.
   """
   @spec reset() :: :ok
   def reset do
+    for pid <- Task.Supervisor.children(Shop.TaskSup) do
+      Task.Supervisor.terminate_child(Shop.TaskSup, pid)
+    end
+
     for {_, pid, _, _} <- DynamicSupervisor.which_children(Shop.CartSup), is_pid(pid) do
       DynamicSupervisor.terminate_child(Shop.CartSup, pid)
     end

@@ -79,7 +79,7 @@ defmodule Shop.PaymentGateway do
 
   def handle_call(:info, _from, state), do: {:reply, state, state}
 
-  defp short({{%MatchError{}, _stack}, _call}), do: "MatchError"
+  defp short({{{:badmatch, _value}, _stack}, _call}), do: "MatchError"
   defp short({:noproc, _call}), do: "noproc"
   defp short({reason, _call}) when is_atom(reason), do: Atom.to_string(reason)
   defp short(_other), do: "crash"
