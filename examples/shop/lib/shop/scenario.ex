@@ -15,6 +15,8 @@ defmodule Shop.Scenario do
 
   alias Shop.{Cart, Inventory, Stats}
 
+  @min_interval_ms 10
+
   @cards [
     {"tok_visa", 45},
     {"tok_mastercard", 35},
@@ -65,12 +67,17 @@ defmodule Shop.Scenario do
   @doc """
   Keeps generating traffic until the calling process is stopped: rounds of one to three customers,
   `interval_ms` between operations. Options: `:seed` (default: 1). Never returns.
+
+  Intervals below #{@min_interval_ms} ms count as #{@min_interval_ms}: the gateway crashes once every
+  #{Shop.PaymentGateway.Bank.session_limit() + 1} charges, and faster traffic would crash it more often
+  than `Shop.PaymentSup` tolerates, taking the whole shop down.
   """
   @spec loop(non_neg_integer(), keyword()) :: no_return()
   def loop(interval_ms, opts \\ []) when is_integer(interval_ms) and interval_ms >= 0 do
     :rand.seed(:exsss, Keyword.get(opts, :seed, 1))
     prefix = "live#{System.unique_integer([:positive])}"
-    loop_rounds(%{next_customer: 1, operations: 0, pause: interval_ms, prefix: prefix})
+    pause = max(interval_ms, @min_interval_ms)
+    loop_rounds(%{next_customer: 1, operations: 0, pause: pause, prefix: prefix})
   end
 
   @doc "Runs `loop/2` in a new process; stop it with `stop_loop/1`."
