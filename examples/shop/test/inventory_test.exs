@@ -18,6 +18,9 @@ defmodule Shop.InventoryTest do
     assert :ok = Inventory.release({:cart, "a"}, "mug", 5)
     assert Inventory.stock()["mug"] == before
     assert Inventory.reservations() == %{}
+    # Releasing what was never reserved changes nothing.
+    assert :ok = Inventory.release({:cart, "a"}, "kite", 1)
+    assert Inventory.stock() == Shop.Catalog.initial_stock()
   end
 
   test "out of stock and unknown SKUs are refused without changing anything" do

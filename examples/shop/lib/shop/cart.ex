@@ -4,7 +4,7 @@ defmodule Shop.Cart do
   customer id. Adding an item reserves it in `Shop.Inventory`; removing it gives it back.
 
   State: `%{customer: "cust-03", lines: %{sku => %{sku, qty, unit_cents}}, status: :open |
-  {:checking_out, order_id, task_ref, from}, checkouts: n}`.
+  {:checking_out, order_id, task_ref, from} | :closed, checkouts: n}`.
 
   `checkout/2` runs `Shop.Checkout` as a Task under `Shop.TaskSup` and answers when it is done; the
   cart then stops, whatever the outcome (the customer leaves the shop).
@@ -63,6 +63,10 @@ defmodule Shop.Cart do
   end
 
   @impl true
+  def handle_call(:lines, _from, state) do
+    {:reply, state.lines |> Map.values() |> Enum.sort_by(& &1.sku), state}
+  end
+
   def handle_call(_request, _from, %{status: {:checking_out, _, _, _}} = state) do
     {:reply, {:error, :checking_out}, state}
   end
@@ -103,10 +107,6 @@ defmodule Shop.Cart do
         :ok = Inventory.release(owner(state), sku, line.qty)
         {:reply, :ok, %{state | lines: lines}}
     end
-  end
-
-  def handle_call(:lines, _from, state) do
-    {:reply, state.lines |> Map.values() |> Enum.sort_by(& &1.sku), state}
   end
 
   def handle_call(:close, _from, state) do

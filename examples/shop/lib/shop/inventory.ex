@@ -107,7 +107,7 @@ defmodule Shop.Inventory do
 
     state = %{
       state
-      | stock: Map.update(state.stock, sku, back, &(&1 + back)),
+      | stock: if(back == 0, do: state.stock, else: Map.update!(state.stock, sku, &(&1 + back))),
         reservations: put_held(state.reservations, owner, held)
     }
 
