@@ -35,13 +35,8 @@ export class FrameReader {
    * frame (a tick, in the connected phase) is returned as an empty buffer.
    */
   next(): Buffer | undefined {
-    if (this.buffered < this.headerBytes) return undefined;
-    const header = this.peek(this.headerBytes);
-    const len = this.headerBytes === 2 ? header.readUInt16BE(0) : header.readUInt32BE(0);
-    if (len > this.maxFrameBytes) {
-      throw new FrameTooLargeError(len, this.maxFrameBytes);
-    }
-    if (this.buffered < this.headerBytes + len) return undefined;
+    const len = this.completeFrameLength();
+    if (len === undefined) return undefined;
     this.skip(this.headerBytes);
     return this.take(len);
   }
@@ -51,13 +46,8 @@ export class FrameReader {
    * caller append big fragments to a reassembly list without an intermediate copy.
    */
   nextParts(): Buffer[] | undefined {
-    if (this.buffered < this.headerBytes) return undefined;
-    const header = this.peek(this.headerBytes);
-    const len = this.headerBytes === 2 ? header.readUInt16BE(0) : header.readUInt32BE(0);
-    if (len > this.maxFrameBytes) {
-      throw new FrameTooLargeError(len, this.maxFrameBytes);
-    }
-    if (this.buffered < this.headerBytes + len) return undefined;
+    const len = this.completeFrameLength();
+    if (len === undefined) return undefined;
     this.skip(this.headerBytes);
     this.buffered -= len;
     const parts: Buffer[] = [];
@@ -83,6 +73,20 @@ export class FrameReader {
     this.buffered = 0;
     this.head = 0;
     return out;
+  }
+
+  /**
+   * The payload length of the frame at the head, once all of it has arrived; undefined before.
+   * A length over the limit is refused as soon as the header is in, before waiting for the bytes.
+   */
+  private completeFrameLength(): number | undefined {
+    if (this.buffered < this.headerBytes) return undefined;
+    const header = this.peek(this.headerBytes);
+    const len = this.headerBytes === 2 ? header.readUInt16BE(0) : header.readUInt32BE(0);
+    if (len > this.maxFrameBytes) {
+      throw new FrameTooLargeError(len, this.maxFrameBytes);
+    }
+    return this.buffered < this.headerBytes + len ? undefined : len;
   }
 
   private peek(n: number): Buffer {
