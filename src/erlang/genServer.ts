@@ -52,25 +52,38 @@ function describe(local: LocalNode, to: GenServerTarget): string {
   return `${name.name} on ${node.name}`;
 }
 
+/** How one `$gen_call` ended: the server's reply, or the exit reason its monitor reported. */
+export type CallOutcome = { reply: Term } | { exit: Term };
+
+/**
+ * One `$gen_call` from `caller`, as gen:call makes it: monitor the target, use the monitor
+ * reference as the reply tag, then wait for `{Ref, Reply}` or the DOWN. The monitor is removed when
+ * `caller` exits, which each user does once it has its answer. Rejects with ReceiveTimeoutError.
+ */
+export async function genCall(caller: LocalProcess, to: Pid | [Atom, Atom], request: Term, timeoutMs: number): Promise<CallOutcome> {
+  const ref = caller.monitor(to);
+  caller.send(to, new Tuple([A_GEN_CALL, new Tuple([caller.pid, ref]), request]));
+  const msg = (await caller.receive((x) => isReplyTo(x, ref) || isDown(x, ref), timeoutMs)) as Tuple;
+  return msg.size === 5 ? { exit: msg.elements[4]! } : { reply: msg.elements[1]! };
+}
+
+function isReplyTo(msg: Term, ref: Reference): boolean {
+  return msg instanceof Tuple && msg.size === 2 && msg.elements[0] instanceof Reference && msg.elements[0].key === ref.key;
+}
+
 export async function genServerCall(local: LocalNode, to: GenServerTarget, request: Term, timeoutMs = 5000): Promise<Term> {
   const caller = local.spawn();
   const target = describe(local, to);
   try {
-    const ref = caller.monitor(to instanceof Pid ? to : nameAndNode(to, local.nodeAtom));
-    caller.send(to instanceof Pid ? to : nameAndNode(to, local.nodeAtom), new Tuple([A_GEN_CALL, new Tuple([caller.pid, ref]), request]));
-    let msg: Term;
+    let outcome: CallOutcome;
     try {
-      msg = await caller.receive(
-        (x) => (x instanceof Tuple && x.size === 2 && x.elements[0] instanceof Reference && x.elements[0].key === ref.key) || isDown(x, ref),
-        timeoutMs,
-      );
+      outcome = await genCall(caller, to instanceof Pid ? to : nameAndNode(to, local.nodeAtom), request, timeoutMs);
     } catch (err) {
       if (err instanceof ReceiveTimeoutError) throw new CallTimeoutError(target, timeoutMs);
       throw err;
     }
-    const t = msg as Tuple;
-    if (t.size === 5) throw new CallExitError(target, t.elements[4]!, local.render(t.elements[4]!));
-    return t.elements[1]!;
+    if ('exit' in outcome) throw new CallExitError(target, outcome.exit, local.render(outcome.exit));
+    return outcome.reply;
   } finally {
     if (caller.alive) caller.exit();
   }

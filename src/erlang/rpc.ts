@@ -11,9 +11,9 @@
 import { BadRpcError, NodeDownError, ReceiveTimeoutError, RpcTimeoutError, CallExitError } from './errors.js';
 import { startGroupLeader } from './groupLeader.js';
 import type { LocalNode } from './node.js';
-import { isDown } from './process.js';
+import { genCall, type CallOutcome } from './genServer.js';
 import type { RemoteNode } from './remoteNode.js';
-import { Atom, Reference, Tuple, atom, isAtom, type Term } from './terms.js';
+import { Atom, Tuple, atom, isAtom, type Term } from './terms.js';
 
 export interface RpcOptions {
   /** Default 15 000 ms. */
@@ -28,7 +28,6 @@ export interface RpcResult {
 
 export const DEFAULT_RPC_TIMEOUT_MS = 15_000;
 
-const A_GEN_CALL = atom('$gen_call');
 const A_CALL = atom('call');
 const A_REX = atom('rex');
 const A_NOCONNECTION = atom('noconnection');
@@ -49,23 +48,19 @@ export async function rpcCall(
   const caller = local.spawn();
   const gl = startGroupLeader(local, remote);
   try {
-    const rex: [Atom, Atom] = [A_REX, remote.nodeAtom];
-    const ref = caller.monitor(rex);
-    caller.send(rex, new Tuple([A_GEN_CALL, new Tuple([caller.pid, ref]), new Tuple([A_CALL, m, f, args, gl.pid])]));
-    let msg: Term;
+    let outcome: CallOutcome;
     try {
-      msg = await caller.receive((x) => isReplyTo(x, ref) || isDown(x, ref), timeoutMs);
+      // rex is a gen_server: monitoring it means a node that dies mid-call ends the wait at once.
+      outcome = await genCall(caller, [A_REX, remote.nodeAtom], new Tuple([A_CALL, m, f, args, gl.pid]), timeoutMs);
     } catch (err) {
       if (err instanceof ReceiveTimeoutError) throw new RpcTimeoutError(remote.name, mfa, timeoutMs);
       throw err;
     }
-    const t = msg as Tuple;
-    if (t.size === 5) {
-      const reason = t.elements[4]!;
-      if (reason === A_NOCONNECTION) throw new NodeDownError(remote.name, `connection lost during rpc ${mfa}`);
-      throw new CallExitError(`rex on ${remote.name}`, reason, local.render(reason));
+    if ('exit' in outcome) {
+      if (outcome.exit === A_NOCONNECTION) throw new NodeDownError(remote.name, `connection lost during rpc ${mfa}`);
+      throw new CallExitError(`rex on ${remote.name}`, outcome.exit, local.render(outcome.exit));
     }
-    const reply = t.elements[1]!;
+    const reply = outcome.reply;
     if (reply instanceof Tuple && reply.size === 2 && isAtom(reply.elements[0], 'badrpc')) {
       const reason = reply.elements[1]!;
       throw new BadRpcError(remote.name, mfa, reason, local.render(reason));
@@ -78,8 +73,3 @@ export async function rpcCall(
     gl.stop();
   }
 }
-
-function isReplyTo(msg: Term, ref: Reference): boolean {
-  return msg instanceof Tuple && msg.size === 2 && msg.elements[0] instanceof Reference && msg.elements[0].key === ref.key;
-}
-
