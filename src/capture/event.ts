@@ -1,0 +1,97 @@
+/**
+ * The event model: one record per thing that happened on a traced node, from either source.
+ *
+ * Everything here is shared by the pipeline (capture), the store and every face (CLI, Cinema).
+ * Payload terms stay as ETF bytes until somebody asks for them; see docs/agent-protocol.md for how
+ * each kind arrives from the agent and docs/store.md for how it is kept.
+ */
+
+import type { Pid, Term } from '../erlang/terms.js';
+
+/** Bump when the on-disk meaning of a field changes; readers refuse versions they do not know. */
+export const SCHEMA_VERSION = 1;
+
+/** Every kind of event, with the code stored on disk. Codes are never reused. */
+export const EVENT_KINDS = {
+  call: 1,
+  return: 2,
+  exception: 3,
+  send: 4,
+  send_to_dead: 5,
+  receive: 6,
+  spawn: 7,
+  spawned: 8,
+  exit: 9,
+  link: 10,
+  unlink: 11,
+  getting_linked: 12,
+  getting_unlinked: 13,
+  register: 14,
+  unregister: 15,
+  state_init: 16,
+  state: 17,
+  limit: 18,
+} as const;
+
+export type EventKind = keyof typeof EVENT_KINDS;
+export type EventSource = 'runtime' | 'ast';
+
+export const KIND_BY_CODE: readonly (EventKind | undefined)[] = (() => {
+  const out: (EventKind | undefined)[] = [];
+  for (const [name, code] of Object.entries(EVENT_KINDS)) out[code] = name as EventKind;
+  return out;
+})();
+
+export function isEventKind(s: string): s is EventKind {
+  return Object.prototype.hasOwnProperty.call(EVENT_KINDS, s);
+}
+
+/** A module, function and arity, as names (Elixir modules keep their `Elixir.` prefix here). */
+export interface Mfa {
+  readonly module: string;
+  readonly fun: string;
+  readonly arity: number;
+}
+
+/**
+ * One stored event. What `payload` and `aux` hold depends on the kind:
+ *
+ * | kind | payload | aux | peer | link |
+ * | --- | --- | --- | --- | --- |
+ * | call | argument list | — | — | — |
+ * | return | result | — | — | the call |
+ * | exception | `{class, reason}` | — | — | the call |
+ * | send, send_to_dead | message | destination when it is not a pid | receiver | — |
+ * | receive | message | — | — | the matching send, when both ends are traced |
+ * | spawn | `{m, f, args}` | — | child | — |
+ * | spawned | `{m, f, args}` | — | parent | the parent's spawn event |
+ * | exit | reason | — | — | — |
+ * | link, unlink, getting_* | — | — | other pid | — |
+ * | register, unregister | name | — | — | — |
+ * | state_init | state | — | — | — |
+ * | state | state after | `{raw_message, reply}` (`reply` is `{:reply, r}`, `:noreply` or `:statem`) | — | the receive of that message, when traced |
+ * | limit | `{name, value, action}` | — | — | — |
+ *
+ * `parent` is the innermost call that was open on the same pid when the event happened (for a call,
+ * its caller among traced calls; for a return, the same as its call's parent).
+ */
+export interface StoredEvent {
+  /** Dense, from 0, in order of arrival. */
+  readonly id: number;
+  /** Nanoseconds since the recording's `monoStart` (BEAM monotonic clock of the traced node). */
+  readonly ts: number;
+  readonly kind: EventKind;
+  readonly source: EventSource;
+  /** The process it happened in, qualified by node. */
+  readonly pid: Pid;
+  readonly mfa: Mfa | null;
+  readonly peer: Pid | null;
+  readonly link: number | null;
+  readonly parent: number | null;
+  /** Decodes the payload term (undefined when the kind has none). */
+  payload(): Term | undefined;
+  /** Decodes the aux term (undefined when absent). */
+  aux(): Term | undefined;
+  /** The payload's ETF body bytes, as received (no 131 version byte). */
+  payloadBytes(): Uint8Array | undefined;
+}
