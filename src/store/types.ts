@@ -16,6 +16,10 @@ export interface DropCounts {
   after_stop: number;
   /** Malformed events the engine could not parse (each also logged in `errors`). */
   malformed: number;
+  /** Events that reached the engine after writing the recording failed (disk full...). */
+  write_failed?: number;
+  /** Batches that never arrived (gaps in the agent's Seq); their event count is unknown. */
+  missing_batches?: number;
 }
 
 export interface RecordingCounts {

@@ -19,3 +19,4 @@ export {
 } from './decode.js';
 export { encode, encodeBody, EtfWriter, type EncodeOptions, type EtfWriterOptions } from './encode.js';
 export * from './tags.js';
+export { skipTerm, atomEnd, EtfCursor, type SplitInt } from './skip.js';

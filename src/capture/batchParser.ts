@@ -1,0 +1,620 @@
+/**
+ * Parses one batch from the agent (`Bin` of `{es_batch, Relay, Seq, Bin}`, see docs/agent-protocol.md)
+ * LAZILY: only each event's header is read (kind, pid, timestamp, MFA, peer pid); payload terms are
+ * located by skipping over their bytes and recorded as byte ranges into the batch, to be stored as
+ * they arrived and decoded only when somebody looks at them.
+ *
+ *   const ctx = new ParseContext({ monoStart: '-576460751234567890', nativePerSec: 1e9 });
+ *   const batch = parseBatch(ctx, bin);       // never throws on bad events: see batch.malformed
+ *   batch.kind[i], batch.ts[i], ctx.pids.pid(batch.pid[i]), batch.payOff[i] ...
+ *
+ * The result is columnar (one typed array per field) because a batch holds hundreds of events and
+ * the store writes columns: no object per event is ever built on this path.
+ *
+ * A malformed or unknown element is counted in `malformed` (the first error kept as a sample) and
+ * skipped; the events around it are kept. Only when an element cannot even be skipped (its length
+ * fields lie) are the elements after it lost, and they are counted too.
+ */
+
+import { inflateSync } from 'node:zlib';
+import { decodeBody } from '../erlang/etf/decode.js';
+import { EtfError } from '../erlang/etf/errors.js';
+import { EtfCursor, skipTerm, type SplitInt } from '../erlang/etf/skip.js';
+import { Pid } from '../erlang/terms.js';
+import { EVENT_KINDS, type EventKind, type Mfa } from './event.js';
+
+/** "No value" in the u32 columns (no MFA, no peer, no payload, no link...). */
+export const NONE = 0xffffffff;
+
+// ------------------------------------------------------------------------------------------------
+// Interning tables
+// ------------------------------------------------------------------------------------------------
+
+/**
+ * One id per distinct pid, dense from 0, with a byte-keyed cache in front: a pid met again costs a
+ * hash of its ~25 bytes and a compare, never a Pid object or a string. Two encodings of the same pid
+ * (PID_EXT vs NEW_PID_EXT) still get one id, through the canonical key map behind the cache.
+ */
+export class PidTable {
+  private readonly list: Pid[] = [];
+  private readonly byKey = new Map<string, number>();
+  private readonly cache = new ByteCache();
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  pid(id: number): Pid {
+    const p = this.list[id];
+    if (p === undefined) throw new RangeError(`no pid with id ${id} (${this.list.length} known)`);
+    return p;
+  }
+
+  /** The id of this pid, adding it if new. */
+  add(pid: Pid): number {
+    const key = pid.key;
+    let id = this.byKey.get(key);
+    if (id === undefined) {
+      id = this.list.length;
+      this.list.push(pid);
+      this.byKey.set(key, id);
+    }
+    return id;
+  }
+
+  /** The id of this pid if known. */
+  idOf(pid: Pid): number | undefined {
+    return this.byKey.get(pid.key);
+  }
+
+  /** Pids from id `from` on (for the store's dictionary deltas). */
+  since(from: number): readonly Pid[] {
+    return this.list.slice(from);
+  }
+
+  /** The id of the pid whose encoding is buf[start, end). */
+  internBytes(buf: Buffer, start: number, end: number): number {
+    const hit = this.cache.get(buf, start, end, 0);
+    if (hit >= 0) return hit;
+    const pid = decodeBody(buf, start).term;
+    if (!(pid instanceof Pid)) throw new EtfError('BAD_TAG', 'expected a pid', start);
+    const id = this.add(pid);
+    this.cache.put(buf, start, end, 0, id);
+    return id;
+  }
+}
+
+/** One id per distinct {module, function, arity}, dense from 0. */
+export class MfaTable {
+  private readonly list: Mfa[] = [];
+  private readonly byKey = new Map<string, number>();
+  private readonly cache = new ByteCache();
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  mfa(id: number): Mfa {
+    const m = this.list[id];
+    if (m === undefined) throw new RangeError(`no MFA with id ${id} (${this.list.length} known)`);
+    return m;
+  }
+
+  add(module: string, fun: string, arity: number): number {
+    const key = `${module}\u0000${fun}\u0000${arity}`;
+    let id = this.byKey.get(key);
+    if (id === undefined) {
+      id = this.list.length;
+      this.list.push({ module, fun, arity });
+      this.byKey.set(key, id);
+    }
+    return id;
+  }
+
+  since(from: number): readonly Mfa[] {
+    return this.list.slice(from);
+  }
+
+  /** Id of the MFA whose module and function atoms are buf[start, end) (two atoms in a row). */
+  internBytes(buf: Buffer, start: number, end: number, arity: number, c: EtfCursor): number {
+    const hit = this.cache.get(buf, start, end, arity);
+    if (hit >= 0) return hit;
+    const save = c.pos;
+    c.pos = start;
+    const m = c.atomText();
+    const f = c.atomText();
+    c.pos = save;
+    const id = this.add(m, f, arity);
+    this.cache.put(buf, start, end, arity, id);
+    return id;
+  }
+}
+
+/** Open-addressing map from (bytes, extra int) to an id. Keys are copied in; it only grows. */
+class ByteCache {
+  private slots = new Int32Array(1024).fill(-1);
+  private keys: Buffer[] = [];
+  private extras: number[] = [];
+  private ids: number[] = [];
+
+  get(buf: Buffer, s: number, e: number, extra: number): number {
+    const mask = this.slots.length - 1;
+    let i = hashBytes(buf, s, e, extra) & mask;
+    for (;;) {
+      const k = this.slots[i]!;
+      if (k < 0) return -1;
+      const key = this.keys[k]!;
+      if (this.extras[k] === extra && key.length === e - s) {
+        let j = 0;
+        const n = key.length;
+        while (j < n && key[j] === buf[s + j]) j++;
+        if (j === n) return this.ids[k]!;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  put(buf: Buffer, s: number, e: number, extra: number, id: number): void {
+    const k = this.keys.length;
+    this.keys.push(Buffer.from(buf.subarray(s, e)));
+    this.extras.push(extra);
+    this.ids.push(id);
+    if ((k + 1) * 2 > this.slots.length) this.rehash();
+    else this.place(k);
+  }
+
+  private place(k: number): void {
+    const mask = this.slots.length - 1;
+    const key = this.keys[k]!;
+    let i = hashBytes(key, 0, key.length, this.extras[k]!) & mask;
+    while (this.slots[i]! >= 0) i = (i + 1) & mask;
+    this.slots[i] = k;
+  }
+
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2).fill(-1);
+    for (let k = 0; k < this.keys.length; k++) this.place(k);
+  }
+}
+
+/** FNV-1a over the bytes and an extra int, finished with a mix (used for small keys). */
+export function hashBytes(buf: Uint8Array, s: number, e: number, extra: number): number {
+  let h = (0x811c9dc5 ^ extra) >>> 0;
+  for (let i = s; i < e; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Context and result
+// ------------------------------------------------------------------------------------------------
+
+export interface ParseContextOptions {
+  /** The session's native monotonic start, a decimal int64 (RecordingMeta.monoStart). */
+  monoStart: string | bigint;
+  /** Native units per second on the traced node. */
+  nativePerSec: number;
+}
+
+/** What parsing needs to keep across batches of one session: clocks and interning tables. */
+export class ParseContext {
+  readonly pids = new PidTable();
+  readonly mfas = new MfaTable();
+  readonly monoStart: bigint;
+  readonly nativePerSec: number;
+  private readonly msHi: number;
+  private readonly msLo: number;
+  /** ns per native unit when that is an integer (1 for ns clocks), else 0: the bigint path. */
+  private readonly nsPerUnit: number;
+
+  constructor(opts: ParseContextOptions) {
+    this.monoStart = BigInt(opts.monoStart);
+    if (!(Number.isInteger(opts.nativePerSec) && opts.nativePerSec > 0)) {
+      throw new RangeError(`nativePerSec must be a positive integer, got ${opts.nativePerSec}`);
+    }
+    this.nativePerSec = opts.nativePerSec;
+    const ms = BigInt.asIntN(64, this.monoStart);
+    if (ms !== this.monoStart) throw new RangeError(`monoStart ${opts.monoStart} is not an int64`);
+    this.msHi = Number(ms >> 32n);
+    this.msLo = Number(ms & 0xffffffffn);
+    this.nsPerUnit = 1e9 % opts.nativePerSec === 0 ? 1e9 / opts.nativePerSec : 0;
+  }
+
+  /** Nanoseconds since monoStart of a native monotonic time split as hi * 2^32 + lo. Exact. */
+  tsNs(t: SplitInt): number {
+    // Both halves differ by small amounts, so each product and sum below is an exact double.
+    const diff = (t.hi - this.msHi) * 4294967296 + (t.lo - this.msLo);
+    if (this.nsPerUnit !== 0 && Number.isSafeInteger(diff * this.nsPerUnit)) return diff * this.nsPerUnit;
+    const big = ((BigInt(t.hi) << 32n) + BigInt(t.lo) - this.monoStart) * 1_000_000_000n;
+    return Number(big / BigInt(this.nativePerSec));
+  }
+}
+
+/** A parsed batch, by columns. Ranges point into `bin`; `NONE` marks an absent value. */
+export interface ParsedBatch {
+  /** The bytes the ranges point into (the batch as received, or inflated when it came compressed). */
+  readonly bin: Buffer;
+  readonly count: number;
+  readonly kind: Uint8Array;
+  readonly ts: Float64Array;
+  readonly pid: Uint32Array;
+  readonly mfa: Uint32Array;
+  readonly peer: Uint32Array;
+  readonly payOff: Uint32Array;
+  readonly payLen: Uint32Array;
+  /** 0, or the arity of a tuple the payload bytes are the elements of (es_limit's three fields). */
+  readonly payWrap: Uint8Array;
+  readonly auxOff: Uint32Array;
+  readonly auxLen: Uint32Array;
+  /** As payWrap, for aux (es_state's `{RawMsg, Reply}` is 2). */
+  readonly auxWrap: Uint8Array;
+  /** Elements that were not events we know, or were malformed. */
+  readonly malformed: number;
+  /** The first such problem, for the recording's errors. */
+  readonly firstError: string | null;
+  /** Registered names seen in `register` events: [pid id, name]. */
+  readonly names: ReadonlyArray<readonly [number, string]>;
+  /** Agent truncation markers are not counted here (the agent reports them in its stats). */
+}
+
+// Atom bytes compared without building strings.
+const ascii = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'latin1'));
+const A_TRACE_TS = ascii('trace_ts');
+const A_STATE_INIT = ascii('es_state_init');
+const A_STATE = ascii('es_state');
+const A_LIMIT = ascii('es_limit');
+
+const K = EVENT_KINDS;
+
+/** The trace tag atoms of trace_ts messages and the kind each becomes. */
+const TRACE_TAGS: Readonly<Record<string, EventKind>> = {
+  call: 'call',
+  return_from: 'return',
+  exception_from: 'exception',
+  send: 'send',
+  send_to_non_existing_process: 'send_to_dead',
+  receive: 'receive',
+  spawn: 'spawn',
+  spawned: 'spawned',
+  exit: 'exit',
+  link: 'link',
+  unlink: 'unlink',
+  getting_linked: 'getting_linked',
+  getting_unlinked: 'getting_unlinked',
+  register: 'register',
+  unregister: 'unregister',
+};
+
+class Malformed extends Error {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(`${message} (at byte ${offset})`);
+  }
+}
+
+export interface ParseOptions {
+  /** The relay's pid: es_limit events, which name no process, are filed under it. */
+  relay?: Pid;
+}
+
+/**
+ * Parses a batch binary (starting with 131). Never throws for bad content: a batch that is not a
+ * list at all gives zero events and one malformed count with the reason.
+ */
+export function parseBatch(ctx: ParseContext, bin: Buffer, opts: ParseOptions = {}): ParsedBatch {
+  let buf = bin;
+  let pos = 1;
+  let problem: string | null = null;
+  if (bin.length < 2 || bin[0] !== 131) {
+    problem = `batch does not start with the version byte 131 (${bin.length} bytes)`;
+  } else if (bin[1] === 80) {
+    // term_to_binary(.., [compressed]): inflate once, then ranges point into the inflated bytes.
+    try {
+      const size = bin.readUInt32BE(2);
+      buf = inflateSync(bin.subarray(6), { maxOutputLength: size });
+      if (buf.length !== size) problem = `compressed batch declares ${size} bytes but inflates to ${buf.length}`;
+      pos = 0;
+    } catch (e) {
+      problem = `compressed batch does not inflate: ${(e as Error).message}`;
+    }
+  }
+  let n = 0;
+  const c = new EtfCursor(buf);
+  if (problem === null) {
+    c.pos = pos;
+    const tag = c.peek();
+    if (tag === 106) n = 0;
+    else if (tag === 108 && pos + 5 <= buf.length) {
+      n = buf.readUInt32BE(pos + 1);
+      pos += 5;
+      if (n > buf.length - pos) {
+        problem = `batch list claims ${n} elements in ${buf.length - pos} bytes`;
+        n = 0;
+      }
+    } else problem = `batch is not a list (tag ${tag} at byte ${pos})`;
+  }
+  const out = new Builder(buf, n);
+  if (problem !== null) {
+    out.malformed = 1;
+    out.firstError = problem;
+    return out.finish();
+  }
+  const relayId = opts.relay === undefined ? NONE : ctx.pids.add(opts.relay);
+  c.pos = pos;
+  for (let i = 0; i < n; i++) {
+    const start = c.pos;
+    try {
+      parseEvent(ctx, c, out, relayId);
+    } catch (e) {
+      if (!(e instanceof EtfError || e instanceof Malformed)) throw e;
+      out.malformed++;
+      if (out.firstError === null) out.firstError = `event ${i} of the batch: ${e.message}`;
+      out.rollback();
+      try {
+        c.pos = skipTerm(buf, start);
+      } catch (e2) {
+        // Its own length fields lie: where the next element starts is unknowable.
+        const lost = n - i - 1;
+        out.malformed += lost;
+        if (lost > 0) out.firstError += `; the ${lost} element(s) after it could not be located: ${(e2 as Error).message}`;
+        break;
+      }
+    }
+  }
+  return out.finish();
+}
+
+/** The columns being filled; one slot per element, the last one undone when it turns out bad. */
+class Builder {
+  count = 0;
+  malformed = 0;
+  firstError: string | null = null;
+  readonly kind: Uint8Array;
+  readonly ts: Float64Array;
+  readonly pid: Uint32Array;
+  readonly mfa: Uint32Array;
+  readonly peer: Uint32Array;
+  readonly payOff: Uint32Array;
+  readonly payLen: Uint32Array;
+  readonly payWrap: Uint8Array;
+  readonly auxOff: Uint32Array;
+  readonly auxLen: Uint32Array;
+  readonly auxWrap: Uint8Array;
+  readonly names: Array<readonly [number, string]> = [];
+  private namesAtStart = 0;
+
+  constructor(
+    readonly bin: Buffer,
+    n: number,
+  ) {
+    this.kind = new Uint8Array(n);
+    this.ts = new Float64Array(n);
+    this.pid = new Uint32Array(n);
+    this.mfa = new Uint32Array(n);
+    this.peer = new Uint32Array(n);
+    this.payOff = new Uint32Array(n);
+    this.payLen = new Uint32Array(n);
+    this.payWrap = new Uint8Array(n);
+    this.auxOff = new Uint32Array(n);
+    this.auxLen = new Uint32Array(n);
+    this.auxWrap = new Uint8Array(n);
+  }
+
+  /** Starts event slot `count` with everything absent. */
+  begin(): number {
+    const i = this.count;
+    this.namesAtStart = this.names.length;
+    this.mfa[i] = NONE;
+    this.peer[i] = NONE;
+    this.payOff[i] = 0;
+    this.payLen[i] = NONE;
+    this.payWrap[i] = 0;
+    this.auxOff[i] = 0;
+    this.auxLen[i] = NONE;
+    this.auxWrap[i] = 0;
+    return i;
+  }
+
+  commit(): void {
+    this.count++;
+  }
+
+  rollback(): void {
+    this.names.length = this.namesAtStart;
+  }
+
+  finish(): ParsedBatch {
+    const n = this.count;
+    const cut = <T extends Uint8Array | Uint32Array | Float64Array>(a: T): T => (a.length === n ? a : (a.subarray(0, n) as T));
+    return {
+      bin: this.bin,
+      count: n,
+      kind: cut(this.kind),
+      ts: cut(this.ts),
+      pid: cut(this.pid),
+      mfa: cut(this.mfa),
+      peer: cut(this.peer),
+      payOff: cut(this.payOff),
+      payLen: cut(this.payLen),
+      payWrap: cut(this.payWrap),
+      auxOff: cut(this.auxOff),
+      auxLen: cut(this.auxLen),
+      auxWrap: cut(this.auxWrap),
+      malformed: this.malformed,
+      firstError: this.firstError,
+      names: this.names,
+    };
+  }
+}
+
+const split: SplitInt = { hi: 0, lo: 0 };
+
+function readTs(ctx: ParseContext, c: EtfCursor): number {
+  c.int64(split);
+  return ctx.tsNs(split);
+}
+
+function pidAt(ctx: ParseContext, c: EtfCursor): number {
+  const s = c.pos;
+  const e = c.pidEnd();
+  c.pos = e;
+  return ctx.pids.internBytes(c.buf, s, e);
+}
+
+/** Records the term here as a range (payload when `aux` is false) and moves past it. */
+function range(out: Builder, i: number, c: EtfCursor, aux: boolean): void {
+  const s = c.pos;
+  const e = c.skip();
+  if (aux) {
+    out.auxOff[i] = s;
+    out.auxLen[i] = e - s;
+  } else {
+    out.payOff[i] = s;
+    out.payLen[i] = e - s;
+  }
+}
+
+/** Reads `{M, F, Args | Arity}` here; sets mfa; returns the arity. Moves past the tuple. */
+function mfaTuple(ctx: ParseContext, c: EtfCursor, out: Builder, i: number, argsAsPayload: boolean): void {
+  const at = c.pos;
+  if (c.tupleArity() !== 3) throw new Malformed('expected a {Module, Function, Args} tuple', at);
+  const ms = c.pos;
+  c.skipAtom();
+  c.skipAtom();
+  const fe = c.pos;
+  const t = c.peek();
+  let arity: number;
+  if (t === 97 || t === 98) {
+    c.int64(split);
+    arity = split.lo;
+    if (split.hi !== 0 || arity > 255) throw new Malformed(`arity ${arity} out of range`, fe);
+  } else {
+    arity = c.listLength();
+    if (argsAsPayload) range(out, i, c, false);
+    else c.skip();
+  }
+  out.mfa[i] = ctx.mfas.internBytes(c.buf, ms, fe, arity, c);
+}
+
+function parseEvent(ctx: ParseContext, c: EtfCursor, out: Builder, relayId: number): void {
+  const at = c.pos;
+  const arity = c.tupleArity();
+  const i = out.begin();
+  if (c.atomIs(A_TRACE_TS)) {
+    c.skipAtom();
+    if (arity !== 5 && arity !== 6) throw new Malformed(`trace_ts tuple of ${arity} elements`, at);
+    if (!c.atPid()) throw new Malformed('trace_ts of something that is not a pid (port tracing is not supported)', c.pos);
+    out.pid[i] = pidAt(ctx, c);
+    const tagAt = c.pos;
+    const tag = c.atomText();
+    const kind = TRACE_TAGS[tag];
+    if (kind === undefined) throw new Malformed(`unknown trace tag ${tag}`, tagAt);
+    const want = kind === 'return' || kind === 'exception' || kind === 'send' || kind === 'send_to_dead' || kind === 'spawn' || kind === 'spawned' ? 6 : 5;
+    // A call traced with a match-spec `message` action carries one more element; it is ignored.
+    if (arity !== want && !(kind === 'call' && arity === 6)) throw new Malformed(`trace_ts ${tag} with ${arity} elements`, at);
+    out.kind[i] = K[kind];
+    switch (kind) {
+      case 'call':
+        mfaTuple(ctx, c, out, i, true);
+        if (arity === 6) c.skip();
+        break;
+      case 'return':
+      case 'exception':
+        mfaTuple(ctx, c, out, i, false);
+        range(out, i, c, false);
+        break;
+      case 'send':
+      case 'send_to_dead':
+        range(out, i, c, false);
+        if (c.atPid()) out.peer[i] = pidAt(ctx, c);
+        else range(out, i, c, true); // a registered name, {Name, Node}, an alias: kept as aux
+        break;
+      case 'spawn':
+      case 'spawned': {
+        if (!c.atPid()) throw new Malformed(`${tag}: expected a pid`, c.pos);
+        out.peer[i] = pidAt(ctx, c);
+        const s = c.pos;
+        mfaTuple(ctx, c, out, i, false);
+        out.payOff[i] = s;
+        out.payLen[i] = c.pos - s;
+        break;
+      }
+      case 'link':
+      case 'unlink':
+      case 'getting_linked':
+      case 'getting_unlinked':
+        // Usually a pid; a port is kept as the payload instead, so nothing is lost.
+        if (c.atPid()) out.peer[i] = pidAt(ctx, c);
+        else range(out, i, c, false);
+        break;
+      case 'register': {
+        const s = c.pos;
+        const name = c.atomText();
+        out.payOff[i] = s;
+        out.payLen[i] = c.pos - s;
+        out.names.push([out.pid[i]!, name]);
+        break;
+      }
+      default: // receive, exit, unregister: one term
+        range(out, i, c, false);
+        break;
+    }
+    out.ts[i] = readTs(ctx, c);
+  } else if (c.atomIs(A_STATE)) {
+    c.skipAtom();
+    if (arity !== 6) throw new Malformed(`es_state tuple of ${arity} elements`, at);
+    out.kind[i] = K.state;
+    if (!c.atPid()) throw new Malformed('es_state: expected a pid', c.pos);
+    out.pid[i] = pidAt(ctx, c);
+    out.ts[i] = readTs(ctx, c);
+    // RawMsg and Reply are adjacent: together they are the elements of the aux tuple {RawMsg, Reply}.
+    const s = c.pos;
+    c.skip();
+    c.skip();
+    out.auxOff[i] = s;
+    out.auxLen[i] = c.pos - s;
+    out.auxWrap[i] = 2;
+    range(out, i, c, false);
+  } else if (c.atomIs(A_STATE_INIT)) {
+    c.skipAtom();
+    if (arity !== 4) throw new Malformed(`es_state_init tuple of ${arity} elements`, at);
+    out.kind[i] = K.state_init;
+    if (!c.atPid()) throw new Malformed('es_state_init: expected a pid', c.pos);
+    out.pid[i] = pidAt(ctx, c);
+    out.ts[i] = readTs(ctx, c);
+    range(out, i, c, false);
+  } else if (c.atomIs(A_LIMIT)) {
+    c.skipAtom();
+    if (arity !== 5) throw new Malformed(`es_limit tuple of ${arity} elements`, at);
+    if (relayId === NONE) throw new Malformed('es_limit but the relay pid is unknown (pass opts.relay)', at);
+    out.kind[i] = K.limit;
+    out.pid[i] = relayId;
+    out.ts[i] = readTs(ctx, c);
+    const s = c.pos;
+    c.skip();
+    c.skip();
+    c.skip();
+    out.payOff[i] = s;
+    out.payLen[i] = c.pos - s;
+    out.payWrap[i] = 3;
+  } else {
+    throw new Malformed('not an event the agent sends (trace_ts, es_state, es_state_init, es_limit)', at);
+  }
+  out.commit();
+}
+
+/** The bytes of a range, wrapped in a tuple header when `wrap` > 0 (ETF body, no 131). */
+export function rangeBytes(bin: Buffer, off: number, len: number, wrap: number): Buffer {
+  const s = bin.subarray(off, off + len);
+  if (wrap === 0) return s;
+  const out = Buffer.allocUnsafe(len + 2);
+  out[0] = 104;
+  out[1] = wrap;
+  s.copy(out, 2);
+  return out;
+}
+
