@@ -352,7 +352,7 @@ class Parser {
 
   unexpected(t: Tok, expected: string, hint?: string): SpecError {
     const found = t.t === 'eof' ? 'the end of the spec' : `${JSON.stringify(this.src.slice(t.pos, t.end))}`;
-    return new SpecError(`expected ${expected} but found ${found}`, this.src, t.pos, hint ?? `example: Shop.Cart.add(_, %{qty: 0}) when is_integer(x)`);
+    return new SpecError(`expected ${expected} but found ${found}`, this.src, t.pos, hint ?? `example: Shop.Cart.add(_, %{qty: q}) when is_integer(q)`);
   }
 
   error(reason: string, pos: number, hint?: string): SpecError {
@@ -678,7 +678,9 @@ class Parser {
         this.next();
         if (this.isOp('(')) return { k: 'call', name: t.v, args: this.callArgs(), pos: t.pos };
         if (this.isOp('.')) {
-          throw this.error(`${t.v}.field is not allowed in a guard`, this.peek().pos, 'use map_get(map, :field) or a pattern %{field: v}');
+          const field = this.peek(1);
+          const f = field.t === 'ident' ? field.v : 'field';
+          throw this.error(`${t.v}.${f} is not allowed in a guard`, this.peek().pos, `match the field in the pattern, e.g. %{${f}: v}, or use map_get(${t.v}, :${f})`);
         }
         return this.identNode(t, 'guard');
       }
