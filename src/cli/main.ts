@@ -7,6 +7,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { infoCommand } from './commands/info.js';
+import { historyCommand } from './commands/history.js';
+import { stateAtCommand } from './commands/stateAt.js';
+import { callsCommand } from './commands/calls.js';
+import { flowCommand } from './commands/flow.js';
 import {
   EXIT_FAILURE,
   EXIT_OK,
@@ -17,7 +21,13 @@ import {
   type CommandIO,
 } from './usage.js';
 
-const COMMANDS: readonly Command[] = [infoCommand];
+const COMMANDS: readonly Command[] = [
+  infoCommand,
+  historyCommand,
+  stateAtCommand,
+  callsCommand,
+  flowCommand,
+];
 
 function version(): string {
   // dist/src/cli/main.js → package.json at the package root, three levels up.

@@ -1,0 +1,134 @@
+/**
+ * `elixir-scope history REC`: the events of a recording, one line each, in the format of the original
+ * README's `history/1`, or as JSON Lines. Reads only the recording.
+ */
+
+import { EVENT_KINDS, isEventKind, type EventKind } from '../../capture/event.js';
+import { QueryCoordinator, type TimePoint } from '../../store/query.js';
+import type { Recording } from '../../store/types.js';
+import { eventJson, eventLine } from '../render/event.js';
+import { INSPECT_DEFAULTS, Renderer } from '../render/format.js';
+import { EXIT_OK, UsageError, type Command, type CommandIO, type ParsedValues } from '../usage.js';
+import { checkEventId, intOption, parseTimePoint, pidOption, withRecording, writeOut } from './queryArgs.js';
+
+const DEFAULT_LIMIT = 1000;
+
+export const historyCommand: Command = {
+  name: 'history',
+  summary: 'print the events of a recording (one process, a time window, some kinds), as text or JSON Lines',
+  help: `Usage: elixir-scope history REC [--pid P | --name N] [--since T] [--until T] [--kind K]...
+                            [--limit N] [--json] [--full]
+
+Prints the events of the recording in directory REC in id order, one line each:
+
+  [+0.000120s] [RUNTIME] CALL Shop.Cart.add/3 (Args: [#PID<0.150.0>, "sku-1", 2])
+  [+0.000131s] [RUNTIME]   SEND from #PID<0.150.0> (Shop.Cart) to #PID<0.151.0> (Shop.Inventory): {:reserve, "sku-1", 2}
+  [+0.000150s] [RUNTIME] EXIT Shop.Cart.add/3 (Return: :ok)
+
+Times are seconds since the recording started. Lines inside a call are indented by the calls open on
+that process. EXIT is a function's return; PROC_EXIT is a process ending. Without --pid every
+process is shown, with its pid before the event.
+
+Options:
+  --pid P        one process: #PID<0.150.0>, <0.150.0>, 0.150.0, or its registered name
+  --name N       one process, by registered name (Shop.Cart)
+  --since T      from this moment on (inclusive): a time since the start (1.5s, 250ms, 40us, 12ns, 2m)
+                 or an event id (1234, or '#1234' quoted in a shell)
+  --until T      up to this moment (inclusive), written as --since
+  --kind K       only these kinds; repeat it or give a comma list (call,return,exception,send,
+                 send_to_dead,receive,spawn,spawned,exit,link,unlink,getting_linked,getting_unlinked,
+                 register,unregister,state_init,state,limit)
+  --limit N      at most N events, the first ones (default ${DEFAULT_LIMIT}; 0 for all)
+  --json         one JSON object per event per line (JSON Lines): id, ts (ns), pid, node, kind, source,
+                 mfa, the terms that apply (args, result, class/reason, message, state, ...) rendered as
+                 Elixir's inspect prints them, peer, link, parent
+  --full         print terms whole (default: cut to 20 items and 200 characters, or Elixir's inspect
+                 defaults of 50 and 4096 with --json)
+  -h, --help     show this help
+
+Exit codes: 0 ok, 1 failure (unreadable recording, unknown process, event id out of range), 2 usage error.
+`,
+  options: {
+    pid: { type: 'string' },
+    name: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    kind: { type: 'string', multiple: true },
+    limit: { type: 'string' },
+    json: { type: 'boolean' },
+    full: { type: 'boolean' },
+  },
+  positionals: true,
+  run(values, positionals, io) {
+    // Mistakes on the command line are reported before the recording is opened.
+    parseHistoryArgs(values);
+    return withRecording(positionals, 'history', (rec) => executeHistory(rec, values, io));
+  },
+};
+
+/** The command on an open recording (the tests give it an in-memory one). */
+export async function executeHistory(rec: Recording, values: ParsedValues, io: CommandIO): Promise<number> {
+  const { since, until, kinds, limit, json, full } = parseHistoryArgs(values);
+  const pid = pidOption(rec, values, 'history', false);
+  if (since !== undefined) checkEventId(rec, since, 'since');
+  if (until !== undefined) checkEventId(rec, until, 'until');
+
+  const q = new QueryCoordinator(rec);
+  // One more than asked tells whether there is more to say so.
+  const events = q.history({ pid, since, until, kinds, limit: limit === 0 ? Infinity : limit + 1 });
+  const more = limit !== 0 && events.length > limit;
+  if (more) events.length = limit;
+
+  const r = new Renderer(rec, json ? { ...INSPECT_DEFAULTS, full } : { full });
+  let text = '';
+  if (json) {
+    for (const e of events) text += JSON.stringify(eventJson(e, r)) + '\n';
+  } else {
+    const pidColumn = pid === undefined ? Math.max(0, ...events.map((e) => r.pid(e.pid).length)) : false;
+    for (const e of events) text += eventLine(e, r, { pidColumn }) + '\n';
+  }
+  await writeOut(io.stdout, text);
+  if (more) {
+    const next = events[events.length - 1]!.id + 1;
+    io.stderr.write(`(showing the first ${limit} events; more follow: --since '#${next}' continues, --limit 0 shows all)\n`);
+  } else if (events.length === 0 && !json) {
+    io.stderr.write('(no events match)\n');
+  }
+  return EXIT_OK;
+}
+
+/** The options that need no recording to check. */
+function parseHistoryArgs(values: ParsedValues): {
+  since: TimePoint | undefined;
+  until: TimePoint | undefined;
+  kinds: EventKind[] | undefined;
+  limit: number;
+  json: boolean;
+  full: boolean;
+} {
+  if (values.pid !== undefined && values.name !== undefined) throw new UsageError('give --pid or --name, not both', 'history');
+  return {
+    since: typeof values.since === 'string' ? parseTimePoint(values.since, 'since', 'history') : undefined,
+    until: typeof values.until === 'string' ? parseTimePoint(values.until, 'until', 'history') : undefined,
+    kinds: kindsOption(values.kind),
+    limit: intOption(values, 'limit', 'history', DEFAULT_LIMIT),
+    json: values.json === true,
+    full: values.full === true,
+  };
+}
+
+/** `--kind call --kind send,receive` → the kinds, checked. */
+export function kindsOption(v: ParsedValues[string]): EventKind[] | undefined {
+  if (v === undefined) return undefined;
+  const list = (Array.isArray(v) ? v : [v]).flatMap((x) => String(x).split(','));
+  const out: EventKind[] = [];
+  for (const raw of list) {
+    const k = raw.trim();
+    if (k === '') continue;
+    if (!isEventKind(k)) {
+      throw new UsageError(`unknown event kind ${JSON.stringify(k)}; the kinds are ${Object.keys(EVENT_KINDS).join(', ')}`, 'history');
+    }
+    out.push(k);
+  }
+  return out.length === 0 ? undefined : out;
+}
