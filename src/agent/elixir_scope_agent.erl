@@ -1,0 +1,744 @@
+%% elixir_scope_agent: the only ElixirScope code that runs on the node being debugged.
+%%
+%% WHAT IT IS
+%%   One Erlang module (so it runs on an Elixir node and on a pure Erlang node alike). The engine
+%%   compiles it on the target from this source over rpc and loads it with code:load_binary; nothing
+%%   is written to disk. Each engine session gets its own process, the relay: it is the tracer of
+%%   the processes it traces, it receives the trace messages and GenServer state reports, cuts big
+%%   terms down, enforces the limits and sends the events to the engine in batches
+%%   ({es_batch, Relay, Seq, term_to_binary(Events)}). docs/agent-protocol.md is the contract.
+%%
+%% AN EXAMPLE SESSION (what the engine does over rpc, written as shell calls)
+%%   {ok, Relay, Info} = elixir_scope_agent:start_session(EnginePid,
+%%       #{max_rate => 10000, max_events => 100000, max_duration_ms => 60000, max_mailbox => 50000,
+%%         max_term_bytes => 4096, batch_events => 500, flush_ms => 50}),
+%%   {ok, [#{module := lists, function := seq, arity := 2}]} =
+%%       elixir_scope_agent:request(Relay, {trace_calls,
+%%           [#{module => <<"lists">>, function => <<"seq">>, arity => 2, match_spec => []}],
+%%           #{returns => true}}, 5000),
+%%   {ok, N} = elixir_scope_agent:request(Relay, {trace_processes, all, [call]}, 5000),
+%%   {ok, Pid, gen_server} = elixir_scope_agent:request(Relay, {trace_state, {name, <<"my_server">>}}, 5000),
+%%   ... EnginePid receives {es_batch, Relay, 1, Bin}, {es_batch, Relay, 2, Bin}, ...
+%%   {ok, Stats} = elixir_scope_agent:request(Relay, stop, 5000).
+%%   %% EnginePid got {es_done, Relay, stopped, Stats} before the reply.
+%%
+%% WHY IT IS SAFE IN PRODUCTION (in the spirit of recon and redbug)
+%%   * Every limit is checked here, on the target: events per second, total events, duration, the
+%%     relay's own mailbox, the size of any captured term. Reaching one switches tracing off first,
+%%     says so ({es_limit, ...}) and ends the session.
+%%   * The relay monitors the engine. Whatever ends the engine (kill -9 closes the socket at once; a
+%%     lost network is noticed within net_ticktime) the relay removes every trace flag, trace
+%%     pattern and sys hook IT set, and nothing else: it only touches processes whose tracer is
+%%     itself, refuses (already_traced) rather than overwrite someone else's trace pattern, and
+%%     never calls erlang:trace(all, false, ...) or dbg:stop_clear().
+%%   * It never creates an atom from user input: names arrive as binaries and go through
+%%     binary_to_existing_atom/2; an unknown one is an error, since nothing on the node could match.
+%%   * Batches go out with erlang:send/3 [nosuspend]: a slow engine costs dropped batches (counted,
+%%     and visible as a gap in Seq), never a relay suspended while its mailbox grows.
+%%   * The last relay to go unloads the module (code:delete + code:soft_purge, never a hard purge)
+%%     from a helper process that runs no code of this module, so the helper cannot keep it alive.
+%%
+%% This file is compiled from parsed forms, without the preprocessor: no macros, no includes.
+-module(elixir_scope_agent).
+
+-export([version/0, start_session/2, request/3, relay_count/0]).
+%% Internal: the relay's entry point (its initial_call identifies relays of every version).
+-export([relay_init/1]).
+
+-record(st, {
+    engine,                 % the engine pid we report to
+    mref,                   % monitor on the engine
+    max_rate, max_events, max_mailbox, max_bytes, batch, flush_ms, max_duration,
+    native_per_sec,
+    acc = [],               % events of the batch being built, newest first
+    nacc = 0,
+    seq = 0,
+    events = 0,             % events accepted (trace messages and state reports)
+    sent = 0,               % events sent to the engine
+    dropped = #{},          % reason => count
+    truncated = 0,
+    batches = 0,
+    win_start = undefined,  % native monotonic start of the current one-second rate window
+    win_count = 0,
+    patterns = #{},         % {M,F,A} => true: trace patterns we set (there was none before)
+    pids = #{},             % pids we set flags on explicitly
+    scan = false,           % true once set_on_spawn/new/all may have given us processes we never named
+    new_flags = false,      % true when we set the default flags for new processes
+    hooks = #{},            % Pid => the sys debug fun we installed
+    tick,
+    dur_timer
+}).
+
+%% ================================================================================================
+%% PUBLIC
+%% ================================================================================================
+
+%% {ProtocolVersion, SourceMd5}. The loader replaces the atom below with the md5 (hex binary) of
+%% the source file before compiling, so two engines can tell whether they run the same code.
+version() -> {1, '$es_source_md5'}.
+
+%% Starts a relay for EnginePid. Opts carries every limit (see docs/agent-protocol.md).
+start_session(Engine, Opts) when is_pid(Engine), is_map(Opts) ->
+    case check_opts(Opts) of
+        {ok, Lim} ->
+            Ref = make_ref(),
+            %% Not linked: the rpc worker calling us exits right after we return.
+            {Relay, MRef} = spawn_monitor(elixir_scope_agent, relay_init, [{self(), Ref, Engine, Lim}]),
+            receive
+                {Ref, Info} ->
+                    erlang:demonitor(MRef, [flush]),
+                    {ok, Relay, Info};
+                {'DOWN', MRef, process, Relay, Reason} ->
+                    {error, {relay_failed, Reason}}
+            after 5000 ->
+                exit(Relay, kill),
+                {error, timeout}
+            end;
+        Error ->
+            Error
+    end;
+start_session(Engine, Opts) ->
+    {error, {badarg, [Engine, Opts]}}.
+
+%% Asks a relay something and waits for the answer (or {error, timeout}).
+request(Relay, Request, Timeout) when is_pid(Relay) ->
+    %% The rpc worker running this may itself have been traced by the relay (tracing `new`): it
+    %% stops tracing itself so that asking does not produce events.
+    case erlang:trace_info(self(), tracer) of
+        {tracer, Relay} -> erlang:trace(self(), false, [all]);
+        _ -> ok
+    end,
+    MRef = erlang:monitor(process, Relay),
+    Relay ! {es_req, self(), MRef, Request},
+    receive
+        {MRef, Reply} ->
+            erlang:demonitor(MRef, [flush]),
+            Reply;
+        {'DOWN', MRef, process, _, Reason} ->
+            {error, {relay_down, Reason}}
+    after Timeout ->
+        erlang:demonitor(MRef, [flush]),
+        {error, timeout}
+    end.
+
+%% How many relays (of any version of this module) are running on this node.
+relay_count() ->
+    length(relays()).
+
+relays() ->
+    [P || P <- erlang:processes(),
+          erlang:process_info(P, initial_call) =:= {initial_call, {elixir_scope_agent, relay_init, 1}}].
+
+check_opts(Opts) ->
+    Keys = [max_rate, max_events, max_duration_ms, max_mailbox, max_term_bytes, batch_events, flush_ms],
+    Bad = [K || K <- Keys, not (is_integer(maps:get(K, Opts, x)) andalso maps:get(K, Opts, x) > 0)],
+    case Bad of
+        [] -> {ok, Opts};
+        _ -> {error, {bad_opts, Bad}}
+    end.
+
+%% ================================================================================================
+%% RELAY
+%% ================================================================================================
+
+relay_init({Caller, Ref, Engine, Lim}) ->
+    %% Trace messages can pile up: keeping them off the heap makes a long queue cheap to hold and
+    %% keeps garbage collection of the relay short.
+    process_flag(message_queue_data, off_heap),
+    MRef = erlang:monitor(process, Engine),
+    PerSec = erlang:convert_time_unit(1, second, native),
+    Now = erlang:monotonic_time(),
+    FlushMs = maps:get(flush_ms, Lim),
+    St = #st{engine = Engine, mref = MRef,
+             max_rate = maps:get(max_rate, Lim), max_events = maps:get(max_events, Lim),
+             max_mailbox = maps:get(max_mailbox, Lim), max_bytes = maps:get(max_term_bytes, Lim),
+             batch = maps:get(batch_events, Lim), flush_ms = FlushMs,
+             max_duration = maps:get(max_duration_ms, Lim),
+             native_per_sec = PerSec,
+             tick = erlang:start_timer(FlushMs, self(), es_tick),
+             dur_timer = erlang:start_timer(maps:get(max_duration_ms, Lim), self(), es_max_duration)},
+    Elixir = case application:get_key(elixir, vsn) of
+                 {ok, V} -> list_to_binary(V);
+                 undefined -> nil
+             end,
+    Info = #{agent_version => element(1, version()),
+             otp_release => list_to_binary(erlang:system_info(otp_release)),
+             elixir_version => Elixir,
+             native_per_sec => PerSec,
+             mono_start => Now,
+             time_offset => erlang:time_offset(),
+             node => node()},
+    Caller ! {Ref, Info},
+    loop(St).
+
+%% Every message is handled with a small, bounded amount of work so that requests and the engine's
+%% DOWN are seen promptly even while events stream in.
+loop(St) ->
+    receive
+        Msg -> loop(handle(Msg, St))
+    end.
+
+handle(Ev, St) when element(1, Ev) =:= trace_ts ->
+    trace_event(Ev, St);
+handle({es_sys, Pid, Ts, Raw, Reply, State}, St) ->
+    Max = St#st.max_bytes,
+    {Raw2, C1} = trunc(Raw, Max),
+    {Reply2, C2} = case Reply of
+                       {reply, R} -> {R2, C} = trunc(R, Max), {{reply, R2}, C};
+                       _ -> {Reply, 0}
+                   end,
+    {State2, C3} = trunc(State, Max),
+    add_event({es_state, Pid, Ts, Raw2, Reply2, State2}, Ts, C1 + C2 + C3, St);
+handle({es_req, From, Ref, Req}, St) ->
+    request_in(Req, From, Ref, St);
+handle({timeout, TRef, es_tick}, #st{tick = TRef} = St) ->
+    St1 = check_mailbox(flush(St)),
+    St1#st{tick = erlang:start_timer(St1#st.flush_ms, self(), es_tick)};
+handle({timeout, TRef, es_max_duration}, #st{dur_timer = TRef} = St) ->
+    limit(max_duration_ms, St#st.max_duration, St);
+handle({'DOWN', MRef, process, _, _}, #st{mref = MRef} = St) ->
+    engine_down(St);
+handle(_Other, St) ->
+    St#st{dropped = bump(unexpected, St#st.dropped)}.
+
+request_in(Req, From, Ref, St) ->
+    case Req of
+        stop ->
+            St1 = flush(drain(after_stop, untrace_all(St))),
+            send_engine({es_done, self(), stopped, stats(St1)}, St1),
+            From ! {Ref, {ok, stats(St1)}},
+            exit(normal);
+        stats ->
+            From ! {Ref, {ok, stats(St)}},
+            St;
+        _ ->
+            {Reply, St1} = try do_request(Req, St)
+                           catch throw:{error, _} = E -> {E, St}
+                           end,
+            From ! {Ref, Reply},
+            St1
+    end.
+
+do_request({trace_calls, Targets, Opts}, St) when is_list(Targets), is_map(Opts) ->
+    Returns = maps:get(returns, Opts, false) =:= true,
+    Resolved = [resolve_target(T, Returns) || T <- Targets],
+    Mfas = lists:append([[{Mfa, MS} || Mfa <- L] || {L, MS} <- Resolved]),
+    %% Check every MFA before setting any: a refusal leaves nothing half done.
+    [check_pattern_free(Mfa, St) || {Mfa, _} <- Mfas],
+    Patterns = lists:foldl(fun({Mfa, MS}, Acc) ->
+                                   erlang:trace_pattern(Mfa, MS, [local]),
+                                   Acc#{Mfa => true}
+                           end, St#st.patterns, Mfas),
+    Reply = [#{module => M, function => F, arity => A} || {{M, F, A}, _} <- Mfas],
+    {{ok, Reply}, St#st{patterns = Patterns}};
+do_request({trace_processes, Which, Flags}, St) when is_list(Flags) ->
+    Allowed = [call, send, 'receive', procs, set_on_spawn],
+    case Flags =/= [] andalso lists:all(fun(F) -> lists:member(F, Allowed) end, Flags) of
+        true -> ok;
+        false -> throw({error, {bad_flags, Flags}})
+    end,
+    TFlags = Flags ++ [monotonic_timestamp, {tracer, self()}],
+    Scan = St#st.scan orelse lists:member(set_on_spawn, Flags),
+    trace_procs(Which, TFlags, St#st{scan = Scan});
+do_request({trace_state, Which}, St) ->
+    Pid = resolve_pid(Which),
+    trace_state(Pid, St);
+do_request(Other, St) ->
+    {{error, {bad_request, Other}}, St}.
+
+%% ------------------------------------------------------------------------------------------------
+%% Calls
+%% ------------------------------------------------------------------------------------------------
+
+resolve_target(#{module := MB, function := FB, arity := A, match_spec := MS0}, Returns)
+  when is_binary(MB), (is_binary(FB) orelse FB =:= '_'), (is_integer(A) orelse A =:= '_') ->
+    M = case existing_atom(MB) of
+            {ok, M0} -> M0;
+            error -> throw({error, {unknown_module, MB}})
+        end,
+    case code:ensure_loaded(M) of
+        {module, M} -> ok;
+        _ -> throw({error, {unknown_module, MB}})
+    end,
+    F = case FB of
+            '_' -> '_';
+            _ -> case existing_atom(FB) of
+                     {ok, F0} -> F0;
+                     error -> throw({error, {unknown_function, M, FB, A}})
+                 end
+        end,
+    Funs = M:module_info(functions),
+    Mfas = [{M, Fn, Ar} || {Fn, Ar} <- Funs,
+                           F =:= Fn orelse (F =:= '_' andalso plain_function(Fn)),
+                           A =:= '_' orelse A =:= Ar],
+    case Mfas of
+        [] -> throw({error, {unknown_function, M, F, A}});
+        _ -> ok
+    end,
+    MS1 = case MS0 of
+              true -> [{'_', [], []}];
+              [] -> [{'_', [], []}];
+              _ -> atoms_in(MS0)
+          end,
+    %% exception_trace implies return_trace and also reports calls that end in an exception.
+    MS = case Returns of
+             true when is_list(MS1) ->
+                 [case C of
+                      {H, G, B} when is_list(B) -> {H, G, B ++ [{exception_trace}]};
+                      _ -> C
+                  end || C <- MS1];
+             _ -> MS1
+         end,
+    case catch erlang:match_spec_test([], MS, trace) of
+        {ok, _, _, _} -> ok;
+        {error, Errors} -> throw({error, {bad_match_spec, Errors}});
+        Other -> throw({error, {bad_match_spec, Other}})
+    end,
+    {Mfas, MS};
+resolve_target(Other, _) ->
+    throw({error, {bad_target, Other}}).
+
+%% `function => '_'` means the functions a person wrote: not module_info/0,1 nor the compiler's
+%% '-fun-N-' helpers.
+plain_function(module_info) -> false;
+plain_function(F) -> hd(atom_to_list(F)) =/= $-.
+
+%% {'$es_atom', Bin} markers inside a match spec become existing atoms (or the request fails).
+atoms_in({'$es_atom', B}) when is_binary(B) ->
+    case existing_atom(B) of
+        {ok, A} -> A;
+        error -> throw({error, {unknown_atom, B}})
+    end;
+atoms_in(T) when is_tuple(T) -> list_to_tuple(atoms_in(tuple_to_list(T)));
+atoms_in([H | T]) -> [atoms_in(H) | atoms_in(T)];
+atoms_in(M) when is_map(M) -> maps:from_list(atoms_in(maps:to_list(M)));
+atoms_in(X) -> X.
+
+existing_atom(B) ->
+    try {ok, binary_to_existing_atom(B, utf8)}
+    catch error:badarg -> error
+    end.
+
+%% A pattern or meta trace someone else set on this MFA is theirs: refuse rather than overwrite.
+check_pattern_free(Mfa, St) ->
+    case maps:is_key(Mfa, St#st.patterns) of
+        true -> ok;
+        false ->
+            Traced = erlang:trace_info(Mfa, traced),
+            Meta = erlang:trace_info(Mfa, meta),
+            case {Traced, Meta} of
+                {{traced, false}, {meta, false}} -> ok;
+                _ -> throw({error, {already_traced, Mfa}})
+            end
+    end.
+
+%% ------------------------------------------------------------------------------------------------
+%% Processes
+%% ------------------------------------------------------------------------------------------------
+
+trace_procs(all, TFlags, St) ->
+    {{ok, N1}, St1} = trace_procs(new, TFlags, St),
+    {{ok, N2}, St2} = trace_procs(existing, TFlags, St1),
+    {{ok, N1 + N2}, St2};
+trace_procs(new, TFlags, St) ->
+    Self = self(),
+    case erlang:trace_info(new, tracer) of
+        {tracer, []} -> ok;
+        {tracer, Self} -> ok;
+        _ -> throw({error, {already_traced, new}})
+    end,
+    erlang:trace(new, true, TFlags),
+    {{ok, 0}, St#st{new_flags = true, scan = true}};
+trace_procs(existing, TFlags, St) ->
+    %% One process at a time rather than erlang:trace(existing, ...): a process someone else traces
+    %% keeps its tracer, and relays (ours and other engines') are never traced.
+    Self = self(),
+    Relays = relays(),
+    {N, Pids} = lists:foldl(
+                  fun(P, {K, Acc} = Same) ->
+                          case lists:member(P, Relays) of
+                              true -> Same;
+                              false ->
+                                  case catch erlang:trace_info(P, tracer) of
+                                      {tracer, T} when T =:= []; T =:= Self ->
+                                          case catch erlang:trace(P, true, TFlags) of
+                                              1 -> {K + 1, Acc#{P => true}};
+                                              _ -> Same   % it exited meanwhile
+                                          end;
+                                      _ -> Same
+                                  end
+                          end
+                  end, {0, St#st.pids}, erlang:processes()),
+    {{ok, N}, St#st{pids = Pids, scan = true}};
+trace_procs(Which, TFlags, St) ->
+    Pid = resolve_pid(Which),
+    Self = self(),
+    case lists:member(Pid, relays()) of
+        true -> throw({error, {already_traced, Pid}});
+        false -> ok
+    end,
+    case catch erlang:trace_info(Pid, tracer) of
+        {tracer, T} when T =:= []; T =:= Self -> ok;
+        {tracer, _} -> throw({error, {already_traced, Pid}});
+        _ -> throw({error, {no_such_process, Pid}})
+    end,
+    case catch erlang:trace(Pid, true, TFlags) of
+        1 -> {{ok, 1}, St#st{pids = (St#st.pids)#{Pid => true}}};
+        _ -> throw({error, {no_such_process, Pid}})
+    end.
+
+resolve_pid({pid, Pid}) when is_pid(Pid), node(Pid) =:= node() ->
+    case is_process_alive(Pid) of
+        true -> Pid;
+        false -> throw({error, {no_such_process, Pid}})
+    end;
+resolve_pid({pid, Pid}) ->
+    throw({error, {no_such_process, Pid}});
+resolve_pid({name, B}) when is_binary(B) ->
+    case existing_atom(B) of
+        {ok, Name} ->
+            case whereis(Name) of
+                Pid when is_pid(Pid) -> Pid;
+                _ -> throw({error, {unknown_name, B}})
+            end;
+        error -> throw({error, {unknown_name, B}})
+    end;
+resolve_pid(Other) ->
+    throw({error, {bad_process, Other}}).
+
+%% ------------------------------------------------------------------------------------------------
+%% State (sys debug hooks)
+%% ------------------------------------------------------------------------------------------------
+
+trace_state(Pid, _St) when Pid =:= self() ->
+    throw({error, {not_a_sys_process, Pid}});
+trace_state(Pid, St) ->
+    case maps:is_key(Pid, St#st.hooks) of
+        true -> throw({error, {already_traced, Pid}});
+        false -> ok
+    end,
+    %% Only processes started by proc_lib answer system messages; a plain process would keep our
+    %% {system, ...} request in its mailbox for ever, so it is not even asked.
+    case erlang:process_info(Pid, dictionary) of
+        {dictionary, D} when is_list(D) ->
+            case lists:keymember('$initial_call', 1, D) of
+                true -> ok;
+                false -> throw({error, {not_a_sys_process, Pid}})
+            end;
+        _ -> throw({error, {no_such_process, Pid}})
+    end,
+    {Behaviour, Dbg} = try sys:get_status(Pid, 1000) of
+                           {status, _, {module, Mod}, [_PDict, _SysState, _Parent, Dbg0 | _]} ->
+                               {behaviour(Mod), Dbg0};
+                           _ -> throw({error, {not_a_sys_process, Pid}})
+                       catch exit:_ -> throw({error, {not_a_sys_process, Pid}})
+                       end,
+    case is_list(Dbg) andalso lists:any(fun is_our_hook/1, Dbg) of
+        true -> throw({error, {already_traced, Pid}});
+        false -> ok
+    end,
+    %% The snapshot is read before the hook goes in, so the events that follow it are in order.
+    Snap = try sys:get_state(Pid, 1000)
+           catch exit:_ -> '$es_snapshot_timeout'
+           end,
+    St1 = add_snapshot({es_state_init, Pid, erlang:monotonic_time(), Snap}, St),
+    Hook = make_hook(self(), Behaviour),
+    case catch sys:install(Pid, {Hook, none}, 1000) of
+        ok -> {{ok, Pid, Behaviour}, St1#st{hooks = (St1#st.hooks)#{Pid => Hook}}};
+        _ -> throw({error, {not_a_sys_process, Pid}})
+    end.
+
+behaviour(gen_server) -> gen_server;
+behaviour(gen_statem) -> gen_statem;
+behaviour(_) -> sys.
+
+is_our_hook({F, _}) when is_function(F) ->
+    erlang:fun_info(F, module) =:= {module, elixir_scope_agent};
+is_our_hook({_Id, {F, _}}) when is_function(F) ->
+    erlang:fun_info(F, module) =:= {module, elixir_scope_agent};
+is_our_hook(_) ->
+    false.
+
+%% The hook runs inside the traced process on every debug event: it only remembers the incoming
+%% message and sends one message per handled message. FunState is `none` or `[LastMessageIn]`: never
+%% a 2-tuple, because sys reads a debug entry {Fun, {X, Y}} as an {Id, {Fun, State}} entry.
+make_hook(Relay, gen_statem) ->
+    fun(Last, Event, _ProcState) -> statem_event(Relay, Last, Event) end;
+make_hook(Relay, _) ->
+    fun(Last, Event, _ProcState) -> server_event(Relay, Last, Event) end.
+
+server_event(_Relay, _Last, {in, Msg}) -> [Msg];
+server_event(_Relay, _Last, {in, Msg, _From}) -> [Msg];
+server_event(Relay, Last, {out, Reply, _To, State}) ->
+    Relay ! {es_sys, self(), erlang:monotonic_time(), last(Last), {reply, Reply}, State},
+    none;
+server_event(Relay, Last, {noreply, State}) ->
+    Relay ! {es_sys, self(), erlang:monotonic_time(), last(Last), noreply, State},
+    none;
+server_event(_Relay, Last, _Other) -> Last.
+
+%% gen_statem (OTP 25) reports {in, Event, State} and, once the event is handled,
+%% {consume, Event, State, NextState}; the data is not part of its debug events.
+statem_event(Relay, _Last, {consume, Event, _From, Next}) ->
+    Relay ! {es_sys, self(), erlang:monotonic_time(), Event, statem, Next},
+    none;
+statem_event(_Relay, _Last, {in, Event, _State}) -> [Event];
+statem_event(_Relay, Last, _Other) -> Last.
+
+last([Msg]) -> Msg;
+last(_) -> '$es_unknown'.
+
+%% ================================================================================================
+%% LIMITS
+%% ================================================================================================
+
+trace_event(Ev, St) ->
+    case relevant(Ev, St#st.patterns) of
+        true ->
+            {Ev2, Cut} = trunc_event(Ev, St#st.max_bytes),
+            add_event(Ev2, element(tuple_size(Ev), Ev), Cut, St);
+        drop_call ->
+            %% Call events for patterns we did not set (another tool's, on a process we trace).
+            St#st{dropped = bump(foreign, St#st.dropped)};
+        false ->
+            St#st{dropped = bump(own, St#st.dropped)}
+    end.
+
+relevant({trace_ts, _, call, {M, F, Args}, _}, Ps) -> our_mfa({M, F, length(Args)}, Ps);
+relevant({trace_ts, _, call, {M, F, Args}, _, _}, Ps) -> our_mfa({M, F, length(Args)}, Ps);
+relevant({trace_ts, _, return_from, Mfa, _, _}, Ps) -> our_mfa(Mfa, Ps);
+relevant({trace_ts, _, exception_from, Mfa, _, _}, Ps) -> our_mfa(Mfa, Ps);
+%% What traced processes send to the relay (the sys hook's reports) is our own doing.
+relevant({trace_ts, _, send, _, To, _}, _) -> To =/= self();
+relevant(_, _) -> true.
+
+our_mfa(Mfa, Ps) ->
+    case maps:is_key(Mfa, Ps) of
+        true -> true;
+        false -> drop_call
+    end.
+
+add_event(Ev, Ts, Cut, St) ->
+    N = St#st.events + 1,
+    {WS, WC} = case St#st.win_start of
+                   WS0 when is_integer(WS0), Ts - WS0 < St#st.native_per_sec -> {WS0, St#st.win_count + 1};
+                   _ -> {Ts, 1}
+               end,
+    NAcc = St#st.nacc + 1,
+    St1 = St#st{events = N, acc = [Ev | St#st.acc], nacc = NAcc,
+                truncated = St#st.truncated + Cut, win_start = WS, win_count = WC},
+    if
+        WC > St#st.max_rate -> limit(max_rate, St#st.max_rate, St1);
+        N >= St#st.max_events -> limit(max_events, St#st.max_events, St1);
+        NAcc >= St#st.batch -> check_mailbox(flush(St1));
+        true -> St1
+    end.
+
+%% The initial snapshot: truncated like any state, counted as an event.
+add_snapshot({es_state_init, Pid, Ts, State}, St) ->
+    {S2, C} = trunc(State, St#st.max_bytes),
+    St#st{events = St#st.events + 1, acc = [{es_state_init, Pid, Ts, S2} | St#st.acc],
+          nacc = St#st.nacc + 1, truncated = St#st.truncated + C}.
+
+check_mailbox(St) ->
+    {message_queue_len, L} = erlang:process_info(self(), message_queue_len),
+    case L > St#st.max_mailbox of
+        true -> limit(max_mailbox, St#st.max_mailbox, St);
+        false -> St
+    end.
+
+%% A limit was reached: tracing off first, then drain, say so as the last event, report, go.
+limit(Name, Value, St) ->
+    St1 = untrace_all(St),
+    Reason = case Name of
+                 max_mailbox -> max_mailbox;
+                 _ -> after_stop
+             end,
+    St2 = drain(Reason, St1),
+    St3 = flush(St2#st{acc = [{es_limit, erlang:monotonic_time(), Name, Value, stopped} | St2#st.acc]}),
+    send_engine({es_done, self(), {limit, Name, Value}, stats(St3)}, St3),
+    reply_pending({error, {session_ended, {limit, Name, Value}}}),
+    exit(normal).
+
+%% Requests still queued when the relay ends on its own get an answer instead of a timeout.
+reply_pending(Reply) ->
+    receive
+        {es_req, From, Ref, _} -> From ! {Ref, Reply}, reply_pending(Reply)
+    after 0 -> ok
+    end.
+
+%% Trace messages generated before tracing went off may still be on their way:
+%% erlang:trace_delivered/1 tells when they have all arrived. They are counted, not sent.
+drain(Reason, St) ->
+    Ref = erlang:trace_delivered(all),
+    drain_loop(Ref, Reason, St).
+
+drain_loop(Ref, Reason, St) ->
+    receive
+        {trace_delivered, all, Ref} -> drain_rest(Reason, St);
+        M when is_tuple(M), (element(1, M) =:= trace_ts orelse element(1, M) =:= es_sys) ->
+            drain_loop(Ref, Reason, St#st{dropped = bump(Reason, St#st.dropped)})
+    after 2000 ->
+        drain_rest(Reason, St)
+    end.
+
+drain_rest(Reason, St) ->
+    receive
+        M when is_tuple(M), (element(1, M) =:= trace_ts orelse element(1, M) =:= es_sys) ->
+            drain_rest(Reason, St#st{dropped = bump(Reason, St#st.dropped)})
+    after 0 -> St
+    end.
+
+bump(K, D) -> D#{K => maps:get(K, D, 0) + 1}.
+
+stats(St) ->
+    #{events => St#st.events, sent => St#st.sent, dropped => St#st.dropped,
+      truncated => St#st.truncated, batches => St#st.batches}.
+
+%% Sends the batch being built, if any.
+flush(#st{nacc = 0, acc = []} = St) ->
+    St;
+flush(St) ->
+    Seq = St#st.seq + 1,
+    Bin = term_to_binary(lists:reverse(St#st.acc)),
+    case send_engine({es_batch, self(), Seq, Bin}, St) of
+        ok ->
+            St#st{seq = Seq, acc = [], nacc = 0, sent = St#st.sent + St#st.nacc, batches = St#st.batches + 1};
+        Busy ->
+            %% The link to the engine is congested (or gone): drop the batch rather than wait.
+            Dropped = maps:update_with(Busy, fun(C) -> C + St#st.nacc end, St#st.nacc, St#st.dropped),
+            St#st{seq = Seq, acc = [], nacc = 0, dropped = Dropped}
+    end.
+
+send_engine(Msg, St) ->
+    erlang:send(St#st.engine, Msg, [noconnect, nosuspend]).
+
+%% ================================================================================================
+%% CLEANUP
+%% ================================================================================================
+
+%% Removes every trace flag, trace pattern and sys hook this relay set, and nothing else.
+untrace_all(St) ->
+    Self = self(),
+    %% The default for new processes first, so nothing new starts while we look at the others.
+    case St#st.new_flags andalso erlang:trace_info(new, tracer) =:= {tracer, Self} of
+        true -> erlang:trace(new, false, [all]);
+        false -> ok
+    end,
+    Candidates = case St#st.scan of
+                     true -> erlang:processes();
+                     false -> maps:keys(St#st.pids)
+                 end,
+    [catch erlang:trace(P, false, [all])
+     || P <- Candidates, (catch erlang:trace_info(P, tracer)) =:= {tracer, Self}],
+    [erlang:trace_pattern(Mfa, false, [local]) || Mfa <- maps:keys(St#st.patterns)],
+    %% A process that is dead or busy does not stop the cleanup: it is asked once, with a timeout.
+    [catch sys:remove(P, Hook, 1000) || {P, Hook} <- maps:to_list(St#st.hooks)],
+    St#st{new_flags = false, pids = #{}, patterns = #{}, hooks = #{}, scan = false}.
+
+%% The engine is gone (killed, disconnected): clean up, arrange the unload, exit.
+engine_down(St) ->
+    untrace_all(St),
+    spawn_unloader(),
+    exit(normal).
+
+%% Once this relay has exited, if no relay of any version is left, delete and soft-purge the module.
+%% The helper is an erl_eval fun started through erlang:apply/2: it runs no code of this module, so
+%% it cannot be what keeps the old code in use.
+spawn_unloader() ->
+    Src = "fun(Relay) ->"
+          "  R = erlang:monitor(process, Relay),"
+          "  receive {'DOWN', R, process, _, _} -> ok after 10000 -> ok end,"
+          "  Relays = [P || P <- erlang:processes(),"
+          "      erlang:process_info(P, initial_call) =:= {initial_call, {elixir_scope_agent, relay_init, 1}}],"
+          "  case Relays of"
+          "    [] -> code:soft_purge(elixir_scope_agent), code:delete(elixir_scope_agent),"
+          "          code:soft_purge(elixir_scope_agent);"
+          "    _ -> ok"
+          "  end"
+          " end.",
+    try
+        {ok, Toks, _} = erl_scan:string(Src),
+        {ok, Exprs} = erl_parse:parse_exprs(Toks),
+        {value, Fun, _} = erl_eval:exprs(Exprs, erl_eval:new_bindings()),
+        spawn(erlang, apply, [Fun, [self()]])
+    catch C:R ->
+        %% Leaving the module loaded is harmless; not finishing the cleanup would not be.
+        error_logger:warning_msg("elixir_scope_agent: could not arrange the unload: ~p:~p~n", [C, R])
+    end.
+
+%% ================================================================================================
+%% TRUNCATION
+%% ================================================================================================
+
+%% Only the payloads of an event can be big; pids, names and timestamps are left alone.
+trunc_event({trace_ts, P, call, {M, F, Args}, Ts}, Max) ->
+    {Args2, C} = trunc_elems(Args, Max),
+    {{trace_ts, P, call, {M, F, Args2}, Ts}, C};
+trunc_event({trace_ts, P, call, {M, F, Args}, Pam, Ts}, Max) ->
+    {Args2, C1} = trunc_elems(Args, Max),
+    {Pam2, C2} = trunc(Pam, Max),
+    {{trace_ts, P, call, {M, F, Args2}, Pam2, Ts}, C1 + C2};
+trunc_event({trace_ts, P, return_from, Mfa, Result, Ts}, Max) ->
+    {R2, C} = trunc(Result, Max),
+    {{trace_ts, P, return_from, Mfa, R2, Ts}, C};
+trunc_event({trace_ts, P, exception_from, Mfa, {Class, Reason}, Ts}, Max) ->
+    {R2, C} = trunc(Reason, Max),
+    {{trace_ts, P, exception_from, Mfa, {Class, R2}, Ts}, C};
+trunc_event({trace_ts, P, Kind, Msg, To, Ts}, Max) when Kind =:= send; Kind =:= send_to_non_existing_process ->
+    {M2, C} = trunc(Msg, Max),
+    {{trace_ts, P, Kind, M2, To, Ts}, C};
+trunc_event({trace_ts, P, 'receive', Msg, Ts}, Max) ->
+    {M2, C} = trunc(Msg, Max),
+    {{trace_ts, P, 'receive', M2, Ts}, C};
+trunc_event({trace_ts, P, Kind, Other, {M, F, Args}, Ts}, Max) when Kind =:= spawn; Kind =:= spawned ->
+    {Args2, C} = trunc_elems(Args, Max),
+    {{trace_ts, P, Kind, Other, {M, F, Args2}, Ts}, C};
+trunc_event({trace_ts, P, exit, Reason, Ts}, Max) ->
+    {R2, C} = trunc(Reason, Max),
+    {{trace_ts, P, exit, R2, Ts}, C};
+trunc_event(Ev, _Max) ->
+    {Ev, 0}.
+
+%% Each argument is a captured term of its own.
+trunc_elems(L, Max) when is_list(L) ->
+    case erlang:external_size(L) =< Max of
+        true -> {L, 0};        % the common case: one size check for the whole list
+        false ->
+            lists:mapfoldl(fun(E, C) -> {E2, C2} = trunc(E, Max), {E2, C + C2} end, 0, L)
+    end;
+trunc_elems(Other, Max) ->
+    trunc(Other, Max).
+
+%% Immediates are always small; anything else is measured (external_size is a BIF, and the term is
+%% already in our heap, so measuring costs at most what receiving it did).
+trunc(T, _Max) when is_atom(T); is_pid(T); is_port(T); is_reference(T); is_float(T) ->
+    {T, 0};
+trunc(T, Max) when is_integer(T), T < 16#7ffffff, T > -16#7ffffff, Max >= 8 ->
+    {T, 0};
+trunc(T, Max) ->
+    case erlang:external_size(T) of
+        S when S =< Max -> {T, 0};
+        S -> {{'$es_truncated', S, keep(T, Max)}, 1}
+    end.
+
+%% What is kept of a cut term: a prefix, at most about half of the budget, so the marker plus what
+%% is kept stays near max_term_bytes.
+keep(T, Max) when is_binary(T) ->
+    binary:part(T, 0, min(byte_size(T), max(0, Max div 2)));
+keep(T, Max) when is_list(T) ->
+    take_elems(T, Max div 2, 0, []);
+keep(T, Max) when is_tuple(T) ->
+    list_to_tuple(take_elems(tuple_to_list(T), Max div 2, 0, []));
+keep(_T, _Max) ->
+    '$es_cut'.
+
+%% At most 1000 elements and Budget bytes; an improper tail or a too-big element ends the prefix.
+take_elems([E | Rest], Budget, N, Acc) when N < 1000 ->
+    S = erlang:external_size(E),
+    case S =< Budget of
+        true -> take_elems(Rest, Budget - S, N + 1, [E | Acc]);
+        false -> lists:reverse(Acc)
+    end;
+take_elems(_, _, _, Acc) ->
+    lists:reverse(Acc).

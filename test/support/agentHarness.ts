@@ -1,0 +1,112 @@
+/**
+ * Helpers for the agent tests: attach to a real node, load the agent, record a session's events
+ * (decoded from the batches), compile a test module on the node, and poll for a condition.
+ *
+ *   const eng = await attach(node);
+ *   await loadAgent(eng.remote);
+ *   const rec = await record(eng, { maxEvents: 100 });
+ *   await rec.session.traceCalls(...);
+ *   await rec.session.stop();
+ *   rec.events   // every event of every batch, in order
+ */
+
+import { LocalNode } from '../../src/erlang/node.js';
+import type { RemoteNode } from '../../src/erlang/remoteNode.js';
+import { decode } from '../../src/erlang/etf/index.js';
+import { Atom, Tuple, atom, type Term } from '../../src/erlang/terms.js';
+import { AgentSession, type AgentLimits, type AgentMessage, type AgentStats } from '../../src/agent/client.js';
+import type { BeamNode } from './beam.js';
+
+export const DEFAULT_TEST_LIMITS: AgentLimits = {
+  maxRate: 1_000_000,
+  maxEvents: 1_000_000,
+  maxDurationMs: 120_000,
+  maxMailbox: 1_000_000,
+  maxTermBytes: 1_000_000,
+  batchEvents: 50,
+  flushMs: 20,
+};
+
+export interface Engine {
+  local: LocalNode;
+  remote: RemoteNode;
+  close(): Promise<void>;
+}
+
+export async function attach(node: BeamNode): Promise<Engine> {
+  const local = await LocalNode.start({ cookie: node.cookie });
+  const remote = await local.connect(node.name);
+  return { local, remote, close: () => local.close() };
+}
+
+export interface Recording {
+  session: AgentSession;
+  /** Every event of every batch, decoded, in arrival order. */
+  events: Term[];
+  seqs: number[];
+  /** Set once `done` arrived. */
+  done: { reason: Term; reasonText: string; stats: AgentStats } | undefined;
+  /** Resolves when `done` arrives. */
+  finished: Promise<void>;
+}
+
+export async function record(eng: Engine, limits: Partial<AgentLimits> = {}): Promise<Recording> {
+  let resolveDone!: () => void;
+  const finished = new Promise<void>((r) => (resolveDone = r));
+  const rec: Omit<Recording, 'session'> & { session?: AgentSession } = { events: [], seqs: [], done: undefined, finished };
+  const onMessage = (m: AgentMessage): void => {
+    if (m.type === 'batch') {
+      rec.seqs.push(m.seq);
+      const list = decode(Buffer.from(m.bin));
+      if (!Array.isArray(list)) throw new Error('a batch is not a list');
+      rec.events.push(...list);
+    } else {
+      rec.done = { reason: m.reason, reasonText: m.reasonText, stats: m.stats };
+      resolveDone();
+    }
+  };
+  rec.session = await AgentSession.start(eng.local, eng.remote, { ...DEFAULT_TEST_LIMITS, ...limits }, onMessage);
+  return rec as Recording;
+}
+
+/** The kind of an event: `call`, `return_from`, `send`, ... for trace_ts; the tag otherwise. */
+export function kind(e: Term): string {
+  if (!(e instanceof Tuple)) return '?';
+  const tag = e.elements[0];
+  if (tag instanceof Atom && tag.name === 'trace_ts') {
+    const k = e.elements[2];
+    return k instanceof Atom ? k.name : '?';
+  }
+  return tag instanceof Atom ? tag.name : '?';
+}
+
+export function ofKind(events: Term[], k: string): Tuple[] {
+  return events.filter((e): e is Tuple => kind(e) === k);
+}
+
+/** Compiles and loads an Erlang module from source on the node (nothing written to disk). */
+export async function compileOnNode(node: BeamNode, source: string): Promise<void> {
+  const b64 = Buffer.from(source, 'utf8').toString('base64');
+  await node.eval(`
+    Src = unicode:characters_to_list(base64:decode(<<"${b64}">>)),
+    {ok, Toks, _} = erl_scan:string(Src),
+    Split = fun Split([], _Cur, Acc) -> lists:reverse(Acc);
+                Split([{dot, _} = D | T], Cur, Acc) -> Split(T, [], [lists:reverse([D | Cur]) | Acc]);
+                Split([X | T], Cur, Acc) -> Split(T, [X | Cur], Acc) end,
+    Forms = [begin {ok, F} = erl_parse:parse_form(Ts), F end || Ts <- Split(Toks, [], [])],
+    {ok, M, B} = compile:forms(Forms, [binary]),
+    {module, M} = code:load_binary(M, "nofile", B),
+    M`);
+}
+
+/** Polls `check` until it returns true (or throws the last failure after `timeoutMs`). */
+export async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export const A = atom;
