@@ -37,6 +37,7 @@ const CASES: Case[] = [
   { pats: '%{"k" => v, :a => 1}', guard: 'is_binary(v)', calls: ['[%{"k" => "x", a: 1}]', '[%{"k" => 1, a: 1}]', '[%{"k" => "x"}]'] },
   { pats: 'x', guard: 'x in [:a, :b, 3]', calls: ['[:a]', '[:c]', '[3]', '[3.0]'] },
   { pats: 'x', guard: 'x not in [1, 2]', calls: ['[1]', '[5]'] },
+  { pats: 'x, y, z', guard: 'x in [y, z, :c]', calls: ['[1, 2, 1]', '[1, 2, 3]', '[:c, 1, 2]'] },
   { pats: 'x', guard: 'x in 1..10', calls: ['[1]', '[10]', '[11]', '[5.0]'] },
   { pats: 'x', guard: 'x in 10..1', calls: ['[1]', '[0]'] },
   { pats: 'x', guard: 'x == 1', calls: ['[1]', '[1.0]', '[2]'] },

@@ -1026,8 +1026,9 @@ function guardTerm(n: Node, vars: Map<string, Term>, src: string): Term {
       if (n.right.k === 'range') {
         t = rangeTest(left, n.right, src);
       } else {
+        // Elixir expands `in` at compile time, so the list must be written out (its elements may be variables).
         const list = n.right.k === 'list' && n.right.tail === null ? n.right : null;
-        if (list === null || constTerm(list) === null) {
+        if (list === null) {
           throw new SpecError('`in` needs a literal list or range on its right', src, n.right.pos, 'e.g. status in [:paid, :shipped] or qty in 1..10');
         }
         const tests = list.elems.map((e) => tuple(atom('=:='), left, g(e)));
