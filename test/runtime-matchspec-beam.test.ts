@@ -93,6 +93,14 @@ const CASES: Case[] = [
   { pats: '%{}', calls: ['[%{}]', '[%{a: 1}]', '[[]]'] },
   { pats: '', calls: ['[]'] },
   { pats: 'x, y', guard: 'x < y and y < :atom', calls: ['[1, 2]', '[1, :b]', '[1, "s"]'] },
+  // Precedence, as Elixir parses it.
+  { pats: 'x', guard: 'x in [1, 2] == true', calls: ['[1]', '[3]'] },
+  { pats: 'x', guard: 'x + 1 in [2, 3]', calls: ['[1]', '[3]'] },
+  { pats: 'x', guard: 'x * 2 - 1 > 2 * x - 2', calls: ['[1]', '[2.5]'] },
+  { pats: '%{a: a, b: b}', guard: 'a == b or a > b and b > 0', calls: ['[%{a: 1, b: 1}]', '[%{a: 2, b: 1}]', '[%{a: 2, b: 0}]', '[%{a: 0, b: 1}]'] },
+  { pats: '{a, b}', guard: 'is_map(a) and map_size(a) > 0 or b == :x', calls: ['[{%{k: 1}, 1}]', '[{%{}, :x}]', '[{%{}, :y}]', '[{1, :x}]'] },
+  { pats: '[h | _]', guard: 'h in [?a, ?b]', calls: ["['abc']", "['xyz']"] },
+  { pats: 'x', guard: 'is_integer(x) and x > 1_000_000_000_000_000_000', calls: ['[1_000_000_000_000_000_001]', '[5]'] },
 ];
 
 // Substitutes the markers as the agent does (here with binary_to_atom: the test may create atoms).
