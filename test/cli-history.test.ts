@@ -127,8 +127,8 @@ test('unknown pid or name, an event id out of range: exit 1 with what the record
   assert.match(unknown.stderr, /no process "Shop\.Nope" in the recording .*registered names: Shop\.Cart, Shop\.Inventory/);
   const range = await run(stateAtCommand, ['--name', 'Shop.Cart', '--at', '9999']);
   assert.equal(range.code, 1);
-  assert.match(range.stderr, /#9999 is out of range: the recording .* has events #0 to #42/);
-  const since = await run(historyCommand, ['--since', '#43']);
+  assert.match(range.stderr, /#9999 is out of range: the recording .* has events #0 to #43/);
+  const since = await run(historyCommand, ['--since', '#44']);
   assert.equal(since.code, 1);
   const flow = await run(flowCommand, ['--pids', 'Shop.Cart,<0.999.0>']);
   assert.equal(flow.code, 1);

@@ -52,14 +52,14 @@ export function shopRecording(): ShopRecording {
   // The client adds two of sku-1.
   ids.checkout = b.call(client, 90_000, 'Elixir.Shop.Client', 'checkout', [bin('ann')]);
   const addReq = t(a('$gen_call'), t(client, ref1), t(a('add'), bin('sku-1'), 2));
-  ids.addSend = b.send(client, 100_000, cart, addReq, a('Elixir.Shop.Cart'));
+  ids.addSend = b.send(client, 100_000, cart, addReq);
   ids.addRecv = b.receive(cart, 120_000, addReq, ids.addSend);
   ids.handleAdd = b.call(cart, 125_000, 'Elixir.Shop.Cart', 'handle_call', [t(a('add'), bin('sku-1'), 2), t(client, ref1), emptyCart]);
   ids.addItem = b.call(cart, 126_000, 'Elixir.Shop.Cart', 'add_item', [map([]), bin('sku-1'), 2]);
   ids.price = b.call(cart, 127_000, 'Elixir.Shop.Pricing', 'price', [bin('sku-1')]);
   b.ret(cart, 129_100, 1250);
   const reserve = t(a('$gen_call'), t(cart, ref2), t(a('reserve'), bin('sku-1'), 2));
-  ids.reserveSend = b.send(cart, 130_000, inventory, reserve, a('Elixir.Shop.Inventory'));
+  ids.reserveSend = b.send(cart, 130_000, inventory, reserve);
   ids.reserveRecv = b.receive(inventory, 131_500, reserve, ids.reserveSend);
   b.call(inventory, 132_000, 'Elixir.Shop.Inventory', 'handle_call', [t(a('reserve'), bin('sku-1'), 2), t(cart, ref2), stock(10)]);
   b.call(inventory, 133_000, 'lists', 'keyfind', [bin('sku-1'), 1, []]);
@@ -76,7 +76,7 @@ export function shopRecording(): ShopRecording {
 
   // A discount of 0 divides by zero inside the cart.
   const discountReq = t(a('$gen_call'), t(client, ref3), t(a('discount'), 0));
-  ids.discountSend = b.send(client, 1_200_000, cart, discountReq, a('Elixir.Shop.Cart'));
+  ids.discountSend = b.send(client, 1_200_000, cart, discountReq);
   ids.discountRecv = b.receive(cart, 1_201_000, discountReq, ids.discountSend);
   ids.handleDiscount = b.call(cart, 1_202_000, 'Elixir.Shop.Cart', 'handle_call', [t(a('discount'), 0), t(client, ref3), fullCart]);
   ids.discount = b.call(cart, 1_203_000, 'Elixir.Shop.Pricing', 'discount', [2500, 0]);
@@ -88,6 +88,9 @@ export function shopRecording(): ShopRecording {
   ids.discountRaise = b.raise(cart, 1_203_700, 'error', arith);
   b.raise(cart, 1_204_000, 'error', arith);
   b.add({ ts: 1_204_500, kind: 'state', pid: cart, payload: fullCart, aux: t(discountReq, a('noreply')), link: ids.discountRecv });
+
+  // A note to a mailer that is not running: sent to a name, so there is no receiver pid.
+  ids.mailerSend = b.add({ ts: 1_300_000, kind: 'send', pid: client, payload: t(a('notify'), bin('ann')), aux: a('Elixir.Shop.Mailer') });
 
   // The cart spawns a notifier that sends a huge stock update (truncated by the agent) and crashes.
   const notifierArgs = [map([[a('owner'), bin('ann')]])];

@@ -98,11 +98,11 @@ export function eventText(e: StoredEvent, r: Renderer): string {
   }
 }
 
-/** Where a send went: the receiver pid (and name), or the name it was sent to when no pid is known. */
+/** Where a send went: the receiver pid (and name), or the name it was sent to (`Shop.Mailer`, `{:logger, :n@h}`). */
 export function destination(e: StoredEvent, r: Renderer): string {
   if (e.peer !== null) return r.pid(e.peer);
   const aux = e.aux();
-  return aux === undefined ? '?' : `${r.term(aux)} (no such process)`;
+  return aux === undefined ? '?' : r.term(aux);
 }
 
 /** What a GenServer handled before it reached this state: `after call {:add, 1}, reply :ok`. */
