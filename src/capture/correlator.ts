@@ -252,7 +252,7 @@ export class Correlator {
           msgKey(buf, b.payOff[i]!, b.payLen[i]!, key);
           const to = b.peer[i]!;
           const recv = to === NONE ? NONE : this.receives.take(to, key, buf);
-          if (recv >= 0 && recv !== NONE) this.patch(sink, recv, id);
+          if (recv >= 0 && recv !== NONE) this.patch(sink, recv, id, firstId, link);
           else this.sends.add(to === NONE ? NAMED : to, key, id, buf);
           break;
         }
@@ -289,7 +289,7 @@ export class Correlator {
           const sp = this.spawneds.get(child);
           if (sp !== undefined) {
             this.spawneds.delete(child);
-            this.patch(sink, sp, id);
+            this.patch(sink, sp, id, firstId, link);
           } else this.bounded(this.spawns).set(child, id);
           break;
         }
@@ -314,8 +314,12 @@ export class Correlator {
     }
   }
 
-  private patch(sink: LinkSink | undefined, id: number, link: number): void {
-    if (sink !== undefined && sink.patchLink(id, link)) this.stats.latePatched++;
+  private patch(sink: LinkSink | undefined, id: number, link: number, firstId: number, links: Uint32Array): void {
+    // An earlier event of this same batch is not in the sink yet: set it here.
+    if (id >= firstId) {
+      links[id - firstId] = link;
+      this.stats.latePatched++;
+    } else if (sink !== undefined && sink.patchLink(id, link)) this.stats.latePatched++;
     else this.stats.lateLost++;
   }
 
