@@ -378,6 +378,8 @@ export function agentError(reply: Term, remote: RemoteNode): AgentError {
         const what = a instanceof Pid ? `process ${pid(a)}` : isTuple(a, 3) ? fnText(a.elements[0], a.elements[1], a.elements[2]) : inspect(a!);
         return new AgentError('ALREADY_TRACED', `${what} on ${node} is already traced by someone else (another debugger session, dbg, recon or redbug). ElixirScope leaves other traces alone: stop that trace first, or pick something else.`, r);
       }
+      case 'sys_timeout':
+        return new AgentError('TIMEOUT', `${pid(a)} on ${node} did not answer a system message within 1 s: it is busy, or it is not an OTP process that handles them. Try again when it is idle, or trace its calls instead.`, r);
       case 'relay_down':
       case 'session_ended':
         return new AgentError('SESSION_ENDED', `The agent session on ${node} has ended (${inspect(a!)}).`, r);

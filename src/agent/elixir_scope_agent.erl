@@ -431,7 +431,11 @@ trace_state(Pid, St) ->
                            {status, _, {module, Mod}, [_PDict, _SysState, _Parent, Dbg0 | _]} ->
                                {behaviour(Mod), Dbg0};
                            _ -> throw({error, {not_a_sys_process, Pid}})
-                       catch exit:_ -> throw({error, {not_a_sys_process, Pid}})
+                       catch
+                           %% A proc_lib process that does not answer within a second is busy
+                           %% (or not a sys process at all): say which, rather than guess.
+                           exit:{timeout, _} -> throw({error, {sys_timeout, Pid}});
+                           exit:_ -> throw({error, {not_a_sys_process, Pid}})
                        end,
     case is_list(Dbg) andalso lists:any(fun is_our_hook/1, Dbg) of
         true -> throw({error, {already_traced, Pid}});
