@@ -65,6 +65,8 @@
     scan = false,           % true once set_on_spawn/new/all may have given us processes we never named
     new_flags = false,      % true when we set the default flags for new processes
     hooks = #{},            % Pid => the sys debug fun we installed
+    pending = [],           % batches waiting for a congested link, oldest first: {Seq, Bin, N}
+    pending_n = 0,          % events in `pending`
     tick,
     dur_timer
 }).
@@ -204,8 +206,8 @@ handle(_Other, St) ->
 request_in(Req, From, Ref, St) ->
     case Req of
         stop ->
-            St1 = flush(drain(after_stop, untrace_all(St))),
-            send_engine({es_done, self(), stopped, stats(St1)}, St1),
+            St1 = final_flush(drain(after_stop, untrace_all(St))),
+            send_done(stopped, St1),
             From ! {Ref, {ok, stats(St1)}},
             exit(normal);
         stats ->
@@ -559,8 +561,8 @@ limit(Name, Value, St) ->
                  _ -> after_stop
              end,
     St2 = drain(Reason, St1),
-    St3 = flush(St2#st{acc = [{es_limit, erlang:monotonic_time(), Name, Value, stopped} | St2#st.acc]}),
-    send_engine({es_done, self(), {limit, Name, Value}, stats(St3)}, St3),
+    St3 = final_flush(St2#st{acc = [{es_limit, erlang:monotonic_time(), Name, Value, stopped} | St2#st.acc]}),
+    send_done({limit, Name, Value}, St3),
     reply_pending({error, {session_ended, {limit, Name, Value}}}),
     exit(normal).
 
@@ -599,20 +601,57 @@ stats(St) ->
     #{events => St#st.events, sent => St#st.sent, dropped => St#st.dropped,
       truncated => St#st.truncated, batches => St#st.batches}.
 
-%% Sends the batch being built, if any.
-flush(#st{nacc = 0, acc = []} = St) ->
-    St;
+%% Closes the batch being built, if any, and sends what the link to the engine takes without
+%% waiting. A congested link (the engine decodes slower than we trace) keeps batches here, retried on
+%% every flush and tick; past max_mailbox events waiting, the oldest are dropped and counted
+%% (`nosuspend`), so memory stays bounded and the relay never blocks.
 flush(St) ->
+    send_pending(close_batch(St)).
+
+close_batch(#st{nacc = 0, acc = []} = St) ->
+    St;
+close_batch(St) ->
     Seq = St#st.seq + 1,
     Bin = term_to_binary(lists:reverse(St#st.acc)),
+    St#st{seq = Seq, acc = [], nacc = 0,
+          pending = St#st.pending ++ [{Seq, Bin, St#st.nacc}],
+          pending_n = St#st.pending_n + St#st.nacc}.
+
+send_pending(#st{pending = []} = St) ->
+    St;
+send_pending(#st{pending = [{Seq, Bin, N} | Rest]} = St) ->
     case send_engine({es_batch, self(), Seq, Bin}, St) of
         ok ->
-            St#st{seq = Seq, acc = [], nacc = 0, sent = St#st.sent + St#st.nacc, batches = St#st.batches + 1};
-        Busy ->
-            %% The link to the engine is congested (or gone): drop the batch rather than wait.
-            Dropped = maps:update_with(Busy, fun(C) -> C + St#st.nacc end, St#st.nacc, St#st.dropped),
-            St#st{seq = Seq, acc = [], nacc = 0, dropped = Dropped}
+            send_pending(St#st{pending = Rest, pending_n = St#st.pending_n - N,
+                               sent = St#st.sent + N, batches = St#st.batches + 1});
+        noconnect ->
+            %% The engine's node is gone; its DOWN is on the way. Nothing can be delivered.
+            Dropped = maps:update_with(noconnect, fun(C) -> C + St#st.pending_n end, St#st.pending_n, St#st.dropped),
+            St#st{pending = [], pending_n = 0, dropped = Dropped};
+        nosuspend ->
+            shed(St)
     end.
+
+shed(#st{pending = [{_, _, N} | Rest], pending_n = P} = St) when P > St#st.max_mailbox, Rest =/= [] ->
+    Dropped = maps:update_with(nosuspend, fun(C) -> C + N end, N, St#st.dropped),
+    shed(St#st{pending = Rest, pending_n = P - N, dropped = Dropped});
+shed(St) ->
+    St.
+
+%% At the end of a session every waiting batch goes out, in order, before es_done: here the relay
+%% may wait for the link (the engine asked to stop, or is being told of a limit, and is reading).
+final_flush(St0) ->
+    St = close_batch(St0),
+    lists:foldl(fun({Seq, Bin, N}, S) ->
+                        case erlang:send(S#st.engine, {es_batch, self(), Seq, Bin}, [noconnect]) of
+                            ok -> S#st{sent = S#st.sent + N, batches = S#st.batches + 1};
+                            _ -> S#st{dropped = maps:update_with(noconnect, fun(C) -> C + N end, N, S#st.dropped)}
+                        end
+                end, St#st{pending = [], pending_n = 0}, St#st.pending).
+
+%% es_done must not be lost to a busy link: it is the engine's only sign that the session ended.
+send_done(Reason, St) ->
+    erlang:send(St#st.engine, {es_done, self(), Reason, stats(St)}, [noconnect]).
 
 send_engine(Msg, St) ->
     erlang:send(St#st.engine, Msg, [noconnect, nosuspend]).
