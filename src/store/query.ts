@@ -135,21 +135,32 @@ export class QueryCoordinator {
 
   /** Events in id order, filtered by pid, bounds and kinds, up to limit. */
   history(opts: HistoryOptions = {}): StoredEvent[] {
+    return Array.from(this.historyEvents(opts));
+  }
+
+  /**
+   * The same events as `history`, one at a time: the CLI streams a whole recording this way without
+   * holding millions of events in memory.
+   */
+  *historyEvents(opts: HistoryOptions = {}): Generator<StoredEvent, void, undefined> {
     const rec = this.recording;
     const limit = opts.limit ?? Infinity;
     const kinds = opts.kinds && opts.kinds.length > 0 ? new Set(opts.kinds) : null;
-    const out: StoredEvent[] = [];
-    if (limit <= 0) return out;
+    let n = 0;
+    if (limit <= 0) return;
 
     if (opts.pid !== undefined) {
       const ids = rec.idsOfPid(opts.pid);
       const from = opts.since === undefined ? 0 : this.lowerIndex(ids, opts.since);
       const to = opts.until === undefined ? ids.length : this.upperIndex(ids, opts.until);
-      for (let i = from; i < to && out.length < limit; i++) {
+      for (let i = from; i < to && n < limit; i++) {
         const e = rec.event(ids[i]!);
-        if (kinds === null || kinds.has(e.kind)) out.push(e);
+        if (kinds === null || kinds.has(e.kind)) {
+          n++;
+          yield e;
+        }
       }
-      return out;
+      return;
     }
 
     // Across processes ts is only nearly ordered (batches from different schedulers interleave), so a
@@ -172,12 +183,14 @@ export class QueryCoordinator {
         maxTs = opts.until.ns;
       }
     }
-    for (let id = from; id < to && out.length < limit; id++) {
+    for (let id = from; id < to && n < limit; id++) {
       const e = rec.event(id);
       if (e.ts < minTs || e.ts > maxTs) continue;
-      if (kinds === null || kinds.has(e.kind)) out.push(e);
+      if (kinds === null || kinds.has(e.kind)) {
+        n++;
+        yield e;
+      }
     }
-    return out;
   }
 
   /** The process as of event `eventId`: its state, the calls open on it, the last message it took. */

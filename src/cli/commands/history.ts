@@ -74,24 +74,34 @@ export async function executeHistory(rec: Recording, values: ParsedValues, io: C
   if (until !== undefined) checkEventId(rec, until, 'until');
 
   const q = new QueryCoordinator(rec);
-  // One more than asked tells whether there is more to say so.
-  const events = q.history({ pid, since, until, kinds, limit: limit === 0 ? Infinity : limit + 1 });
-  const more = limit !== 0 && events.length > limit;
-  if (more) events.length = limit;
-
   const r = new Renderer(rec, json ? { ...INSPECT_DEFAULTS, full } : { full });
-  let text = '';
-  if (json) {
-    for (const e of events) text += JSON.stringify(eventJson(e, r)) + '\n';
-  } else {
-    const pidColumn = pid === undefined ? Math.max(0, ...events.map((e) => r.pid(e.pid).length)) : false;
-    for (const e of events) text += eventLine(e, r, { pidColumn }) + '\n';
+  // The pid column is as wide as the widest process label, so that columns line up from the first
+  // line on although the events are streamed.
+  const pidColumn = pid === undefined && !json ? Math.max(0, ...rec.processes().map((p) => r.pid(p.pid).length)) : false;
+  // One more than asked tells whether there is more, to say so.
+  const wanted = limit === 0 ? Infinity : limit + 1;
+  let shown = 0;
+  let lastId = -1;
+  let more = false;
+  let chunk = '';
+  for (const e of q.historyEvents({ pid, since, until, kinds, limit: wanted })) {
+    if (shown === limit && limit !== 0) {
+      more = true;
+      break;
+    }
+    chunk += (json ? JSON.stringify(eventJson(e, r)) : eventLine(e, r, { pidColumn })) + '\n';
+    shown++;
+    lastId = e.id;
+    // Written in pieces, waiting for each, so a whole recording streams through in bounded memory.
+    if (chunk.length > 1 << 16) {
+      if (!(await writeOut(io.stdout, chunk))) return EXIT_OK;
+      chunk = '';
+    }
   }
-  await writeOut(io.stdout, text);
+  await writeOut(io.stdout, chunk);
   if (more) {
-    const next = events[events.length - 1]!.id + 1;
-    io.stderr.write(`(showing the first ${limit} events; more follow: --since '#${next}' continues, --limit 0 shows all)\n`);
-  } else if (events.length === 0 && !json) {
+    io.stderr.write(`(showing the first ${limit} events; more follow: --since '#${lastId + 1}' continues, --limit 0 shows all)\n`);
+  } else if (shown === 0 && !json) {
     io.stderr.write('(no events match)\n');
   }
   return EXIT_OK;

@@ -107,9 +107,26 @@ export function intOption(values: ParsedValues, name: string, command: string, f
   return Number(v.trim());
 }
 
-/** Writes everything and resolves when the stream has taken it (large outputs to a pipe). */
-export function writeOut(stream: NodeJS.WritableStream, text: string): Promise<void> {
+/** Streams that already have our error listener. */
+const watched = new WeakSet<NodeJS.WritableStream>();
+
+/**
+ * Writes everything and resolves when the stream has taken it (large outputs to a pipe). When the
+ * reader has gone away (`history REC | head`), the rest is not wanted: it resolves false, and the
+ * caller stops writing, as `cat` does.
+ */
+export function writeOut(stream: NodeJS.WritableStream, text: string): Promise<boolean> {
+  if (!watched.has(stream)) {
+    watched.add(stream);
+    // A failed write is reported to its callback below; the stream then also emits 'error', which
+    // would crash the process if nobody listened.
+    stream.on('error', () => undefined);
+  }
   return new Promise((resolve, reject) => {
-    stream.write(text, (err) => (err ? reject(err) : resolve()));
+    stream.write(text, (err) => {
+      if (err === null || err === undefined) resolve(true);
+      else if ((err as NodeJS.ErrnoException).code === 'EPIPE') resolve(false);
+      else reject(err);
+    });
   });
 }
