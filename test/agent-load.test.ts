@@ -143,6 +143,14 @@ for (const kind of ['erl', 'elixir'] as const) {
       assert.equal(await unloadAgentIfUnused(a.remote), true);
     });
 
+    it('a session before the agent is loaded is NOT_LOADED', async () => {
+      assert.equal(await node.eval('code:is_loaded(elixir_scope_agent)'), 'false');
+      await assert.rejects(
+        AgentSession.start(a.local, a.remote, DEFAULT_TEST_LIMITS, () => undefined),
+        (err: unknown) => err instanceof AgentError && err.code === 'NOT_LOADED' && /loadAgent/.test(err.message),
+      );
+    });
+
     it('start_session refuses bad limits', async () => {
       await loadAgent(a.remote);
       await assert.rejects(

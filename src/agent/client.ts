@@ -20,6 +20,7 @@ import type { LocalNode } from '../erlang/node.js';
 import type { LocalProcess } from '../erlang/process.js';
 import type { RemoteNode } from '../erlang/remoteNode.js';
 import { inspect } from '../erlang/inspect.js';
+import { BadRpcError } from '../erlang/errors.js';
 import { Atom, ErlMap, Pid, Reference, Tuple, atom, isAtom, isTuple, type EncodableTerm, type Term } from '../erlang/terms.js';
 import { AGENT_MODULE, AgentError } from './loader.js';
 
@@ -113,6 +114,9 @@ export class AgentSession {
       reply = await remote.rpc(AGENT_MODULE, 'start_session', [proc.pid, limitsTerm(limits)]);
     } catch (err) {
       proc.exit();
+      if (err instanceof BadRpcError && /undef/.test(err.message)) {
+        throw new AgentError('NOT_LOADED', `The agent is not loaded on ${remote.name} (elixir_scope_agent:start_session/2 is undefined there). Call loadAgent first.`, err.reason);
+      }
       throw err;
     }
     if (!(isTuple(reply, 3) && isAtom(reply.elements[0], 'ok') && reply.elements[1] instanceof Pid && reply.elements[2] instanceof ErlMap)) {
