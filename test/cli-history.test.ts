@@ -15,6 +15,8 @@ import type { Recording } from '../src/store/types.js';
 import { captureIO, expectGolden } from './support/golden.js';
 import { shopRecording } from './support/shopRecording.js';
 import { runCli } from './support/cli.js';
+import { RecordingBuilder } from './support/memoryRecording.js';
+import { Writable } from 'node:stream';
 
 type Execute = (rec: Recording, values: ParsedValues, io: CommandIO) => Promise<number>;
 const EXECUTE = new Map<Command, Execute>([
@@ -165,4 +167,27 @@ test('the real launcher: usage errors exit 2 before the recording is opened; a b
   assert.doesNotMatch(missing.stderr, /\n\s+at /); // a message, not a stack trace
   const help = await runCli(['--help']);
   for (const name of ['history', 'state-at', 'calls', 'flow']) assert.match(help.stdout, new RegExp(`\\n  ${name} `));
+});
+
+test('history streams a long recording in pieces, and stops quietly when the reader goes away', async () => {
+  const b = new RecordingBuilder();
+  const p = b.pid(1);
+  for (let i = 0; i < 5000; i++) b.add({ ts: i * 1000, kind: 'receive', pid: p, payload: i });
+  const rec = b.build();
+  const all = await run(historyCommand, ['--limit', '0'], rec);
+  assert.equal(all.code, 0);
+  assert.equal(all.stdout.split('\n').length - 1, 5000);
+  assert.match(all.stdout.split('\n')[4999]!, /RECEIVE 4999$/);
+
+  // A pipe whose reader has exited fails every write with EPIPE.
+  let writes = 0;
+  const closed = new Writable({
+    write(_chunk, _enc, cb) {
+      writes++;
+      cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    },
+  });
+  const io = { ...captureIO(), stdout: closed };
+  assert.equal(await executeHistory(rec, parseCommandArgs(historyCommand, ['--limit', '0']).values, io), 0);
+  assert.equal(writes, 1);
 });
