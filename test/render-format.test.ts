@@ -41,6 +41,8 @@ test('truncation markers print what was kept and how big the term was', () => {
   assert.equal(r.term(cut(9000, [cut(5000, [1]), 2])), '[[1] …(cut: 5,000 bytes), 2] …(cut: 9,000 bytes)');
   const many = Array.from({ length: 12 }, (_, i) => cut(i + 1, i));
   assert.equal(r.term(many), '[' + many.map((_, i) => `${i} …(cut: ${i + 1} bytes)`).join(', ') + ']');
+  // A cut map key (keys all atoms once the placeholder is in) still reads as key => value.
+  assert.equal(r.term(new ErlMap([[cut(600, atom('$es_cut')), 1], [atom('b'), 2]])), '%{…(cut: 600 bytes) => 1, b: 2}');
   // A term without markers prints exactly as inspect does.
   assert.equal(r.term(t(atom('$es_truncated'), atom('x'), 1)), '{:"$es_truncated", :x, 1}');
 });

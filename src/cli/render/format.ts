@@ -126,7 +126,11 @@ export class Renderer {
     let text = inspect(replaced, this.inspectOptions);
     // Placeholders are unique atoms (a per-process nonce), so they cannot collide with the term's own.
     // In order: a marker's text may hold the placeholders of markers nested in what it kept.
-    for (let i = 0; i < cuts.length; i++) text = text.split(inspect(placeholder(i))).join(cuts[i]!);
+    for (let i = 0; i < cuts.length; i++) {
+      // As a key of an atom-keyed map or keyword list the placeholder prints as `name:`.
+      text = text.split(`${placeholder(i).name}: `).join(`${cuts[i]!} => `);
+      text = text.split(inspect(placeholder(i))).join(cuts[i]!);
+    }
     return text;
   }
 
