@@ -7,7 +7,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadAgent, unloadAgentIfUnused, AgentError } from '../src/agent/loader.js';
 import { Pid, Tuple, atom } from '../src/erlang/terms.js';
@@ -67,6 +67,34 @@ const CLEAN_CHECK = `
   ],
   [Name || {Name, false} <- Checks]`;
 
+/** Starts the engine child process against `node` and resolves once it printed READY. */
+async function startEngineChild(node: BeamNode): Promise<ChildProcess> {
+  const childJs = fileURLToPath(new URL('./support/agentEngineChild.js', import.meta.url));
+  const child = spawn(process.execPath, [childJs, node.name, node.cookie], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('READY')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`engine child exited (${code}) before READY:\n${out}\n${err}`)));
+  });
+  return child;
+}
+
+/** Polls CLEAN_CHECK until it reports nothing wrong. */
+async function expectClean(node: BeamNode, timeoutMs: number): Promise<void> {
+  let last = '';
+  await eventually(async () => {
+    last = (await node.eval(CLEAN_CHECK)).trim();
+    return last === '[]';
+  }, 'the node is clean', timeoutMs).catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}; still wrong: ${last}`);
+  });
+}
+
 for (const nodeKind of ['erl', 'elixir'] as const) {
   describe(`agent cleanup on an ${nodeKind} node`, () => {
     let node: BeamNode;
@@ -82,19 +110,7 @@ for (const nodeKind of ['erl', 'elixir'] as const) {
 
     it('kill -9 of the engine process leaves the node clean, and other tracing untouched', async () => {
       const names = await node.eval('lists:sort(registered())');
-      const childJs = fileURLToPath(new URL('./support/agentEngineChild.js', import.meta.url));
-      const child = spawn(process.execPath, [childJs, node.name, node.cookie], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-      const ready = new Promise<void>((resolve, reject) => {
-        child.stdout.setEncoding('utf8').on('data', (d: string) => {
-          out += d;
-          if (out.includes('READY')) resolve();
-        });
-        child.on('exit', (code) => reject(new Error(`engine child exited (${code}) before READY:\n${out}\n${err}`)));
-      });
-      await ready;
+      const child = await startEngineChild(node);
       try {
         // The child's tracing is really in place (otherwise the test would prove nothing).
         assert.equal(await node.eval('erlang:trace_info({es_victim, work, 1}, traced)'), '{traced,local}');
@@ -109,13 +125,7 @@ for (const nodeKind of ['erl', 'elixir'] as const) {
         child.kill('SIGKILL');
       }
       await new Promise((r) => child.once('exit', r));
-      let last = '';
-      await eventually(async () => {
-        last = (await node.eval(CLEAN_CHECK)).trim();
-        return last === '[]';
-      }, 'the node is clean', 5000).catch((e: unknown) => {
-        throw new Error(`${(e as Error).message}; still wrong: ${last}`);
-      });
+      await expectClean(node, 5000);
       assert.equal(await node.eval('lists:sort(registered())'), names);
     });
 
@@ -166,3 +176,30 @@ for (const nodeKind of ['erl', 'elixir'] as const) {
     });
   });
 }
+
+describe('agent cleanup when the engine stops answering (network loss)', () => {
+  let node: BeamNode;
+
+  before(async () => {
+    // A short net_ticktime, so that a silent peer is declared down within a few seconds.
+    node = await startNode({ kind: 'erl', extraArgs: ['-kernel', 'net_ticktime', '4'] });
+    await compileOnNode(node, VICTIM);
+    await node.eval('es_victim:start()');
+  });
+  after(async () => {
+    await node.stop();
+  });
+
+  it('a frozen engine (SIGSTOP: socket open, no ticks) is cleaned up within the net tick time', async () => {
+    const child = await startEngineChild(node);
+    try {
+      assert.equal(await node.eval('erlang:trace_info({es_victim, work, 1}, traced)'), '{traced,local}');
+      assert.notEqual((await node.eval(CLEAN_CHECK)).trim(), '[]');
+      child.kill('SIGSTOP');
+      // net_ticktime 4 s: the node gives up on a silent peer after 4-5 s; allow a little more.
+      await expectClean(node, 9000);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
