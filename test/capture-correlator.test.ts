@@ -145,10 +145,11 @@ test('spawn and spawned link in either order', () => {
 
 test('state links to the receive of the same raw message on the same pid, oldest first', () => {
   const m1 = T(a('$gen_call'), T(P, a('ref')), a('get'));
-  const r = run([recv(Q, m1), recv(R, m1), recv(Q, m1), state(Q, m1), state(Q, m1), state(R, m1), state(Q, m1)]);
+  const init = (p: Pid): Term => T(a('es_state_init'), p, ts, T(a('s')));
+  const r = run([init(Q), init(R), recv(Q, m1), recv(R, m1), recv(Q, m1), state(Q, m1), state(Q, m1), state(R, m1), state(Q, m1), recv(P, m1)]);
   assert.deepEqual(
-    r.slice(3).map((x) => x[0]),
-    [0, 2, 1, null],
+    r.slice(5, 9).map((x) => x[0]),
+    [2, 4, 3, null],
   );
 });
 

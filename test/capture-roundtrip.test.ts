@@ -25,6 +25,7 @@ T = fun(K) -> M0 + K * 1000 end,
 Big = 123456789012345678901234567890,
 Msg = {'$gen_call', {P, R}, {add, [1.0, "chars", [a | b], #{k => Big, <<"bin">> => -Big}]}},
 Evs = [
+ {es_state_init, Q, T(0), {state, 0.5, <<>>}},
  {trace_ts, P, call, {shop_cart, add, [1.0, "chars"]}, T(1)},
  {trace_ts, P, call, {shop_cart, inner, [[a | b]]}, T(2)},
  {trace_ts, P, return_from, {shop_cart, inner, 1}, #{k => Big}, T(3)},
@@ -165,6 +166,7 @@ test('every kind, made by a real BEAM, survives parse → correlate → write �
       assert.equal(rec.meta.counts.dropped.missing_batches, 1);
       assert.ok(rec.meta.errors.some((e) => e.includes('2 malformed event(s) skipped')), rec.meta.errors.join('\n'));
       assert.equal(rec.meta.counts.byKind.call, 6);
+      assert.equal(rec.meta.counts.byKind.state_init, 4);
       const nps = BigInt(nativePerSec);
       for (let copy = 0; copy < 2; copy++) {
         for (let i = 0; i < expected.length; i++) {
@@ -185,24 +187,24 @@ test('every kind, made by a real BEAM, survives parse → correlate → write �
           if (x.payload !== undefined) assert.ok(termEquals(decode(Buffer.concat([Buffer.from([131]), ev.payloadBytes()!])), x.payload));
         }
       }
-      // Correlation, per the rules in src/capture/correlator.ts (first copy; ids 0..).
+      // Correlation, per the rules in src/capture/correlator.ts (first copy; ids 0.., 0 is state_init).
       const L = (id: number): [number | null, number | null] => [rec.event(id).link, rec.event(id).parent];
-      assert.deepEqual(L(0), [null, null], 'call add: no caller');
-      assert.deepEqual(L(1), [null, 0], 'call inner: inside add');
-      assert.deepEqual(L(2), [1, 0], 'return inner → its call, parent add');
-      assert.deepEqual(L(3), [0, null], 'exception add → its call');
-      assert.deepEqual(L(5), [4, null], 'receive → send');
-      assert.deepEqual(L(6), [5, null], 'state → receive of the same raw message');
-      assert.deepEqual(L(10), [9, null], 'spawned → spawn');
-      assert.equal(rec.event(7).link, null, 'send to a name: no receive traced');
+      assert.deepEqual(L(1), [null, null], 'call add: no caller');
+      assert.deepEqual(L(2), [null, 1], 'call inner: inside add');
+      assert.deepEqual(L(3), [2, 1], 'return inner → its call, parent add');
+      assert.deepEqual(L(4), [1, null], 'exception add → its call');
+      assert.deepEqual(L(6), [5, null], 'receive → send');
+      assert.deepEqual(L(7), [6, null], 'state → receive of the same raw message');
+      assert.deepEqual(L(11), [10, null], 'spawned → spawn');
+      assert.equal(rec.event(8).link, null, 'send to a name: no receive traced');
       // The last call (ts before monoStart) has a negative ts, exactly.
       assert.ok(rec.event(expected.length - 1).ts < 0);
       // Second copy: the stack of the first copy's last call is still open on P.
-      assert.equal(rec.event(expected.length).parent, expected.length - 1);
+      assert.equal(rec.event(expected.length + 1).parent, expected.length - 1);
 
-      const P = expected[0]!.pid;
-      const Q = expected[5]!.pid;
-      assert.deepEqual([...rec.idsOfPid(Q)].slice(0, 3), [5, 6, 10]);
+      const P = expected[1]!.pid;
+      const Q = expected[6]!.pid;
+      assert.deepEqual([...rec.idsOfPid(Q)].slice(0, 4), [0, 6, 7, 11]);
       assert.equal(rec.resolvePid(`<0.${Q.id}.${Q.serial}>`)?.key, Q.key);
       assert.equal(rec.resolvePid(`#PID<0.${P.id}.${P.serial}>`)?.key, P.key);
       assert.equal(rec.resolvePid('cart_server')?.key, Q.key);
@@ -213,10 +215,11 @@ test('every kind, made by a real BEAM, survives parse → correlate → write �
       assert.equal(q.initialCall, ':erlang.apply/2');
       assert.equal(rec.firstIdAtOrAfter(0), 0);
       assert.equal(rec.firstIdAtOrAfter(rec.event(11).ts), 11);
+      assert.equal(rec.firstIdAtOrAfter(1), 1);
       assert.equal(rec.firstIdAtOrAfter(Number.MAX_SAFE_INTEGER), rec.count);
-      assert.ok(rec.event(0).payload() instanceof Array);
-      assert.ok(((rec.event(0).payload() as Term[])[0]) instanceof ErlFloat);
-      assert.equal(EVENT_KINDS[rec.event(19).kind], EVENT_KINDS.limit);
+      assert.ok(rec.event(1).payload() instanceof Array);
+      assert.ok(((rec.event(1).payload() as Term[])[0]) instanceof ErlFloat);
+      assert.equal(EVENT_KINDS[rec.event(20).kind], EVENT_KINDS.limit);
     } finally {
       rec.close();
     }

@@ -130,25 +130,32 @@ export class MfaTable {
   }
 }
 
-/** Open-addressing map from (bytes, extra int) to an id. Keys are copied in; it only grows. */
+/**
+ * Open-addressing map from (bytes, extra int) to an id. Keys are copied in; it only grows. The hash
+ * samples long keys (see keyHash) and every hit is confirmed by comparing all the bytes.
+ */
 class ByteCache {
   private slots = new Int32Array(1024).fill(-1);
-  private keys: Buffer[] = [];
+  private hashes = new Int32Array(1024);
+  private keys: Uint8Array[] = [];
   private extras: number[] = [];
   private ids: number[] = [];
+  /** The last key found, tried first: consecutive events are often about the same pid or MFA. */
+  private last = -1;
 
   get(buf: Buffer, s: number, e: number, extra: number): number {
+    const n = e - s;
+    const l = this.last;
+    if (l >= 0 && this.extras[l] === extra && equalAt(this.keys[l]!, buf, s, n)) return this.ids[l]!;
+    const h = keyHash(buf, s, e, extra);
     const mask = this.slots.length - 1;
-    let i = hashBytes(buf, s, e, extra) & mask;
+    let i = h & mask;
     for (;;) {
       const k = this.slots[i]!;
       if (k < 0) return -1;
-      const key = this.keys[k]!;
-      if (this.extras[k] === extra && key.length === e - s) {
-        let j = 0;
-        const n = key.length;
-        while (j < n && key[j] === buf[s + j]) j++;
-        if (j === n) return this.ids[k]!;
+      if (this.hashes[i] === h && this.extras[k] === extra && equalAt(this.keys[k]!, buf, s, n)) {
+        this.last = k;
+        return this.ids[k]!;
       }
       i = (i + 1) & mask;
     }
@@ -156,7 +163,7 @@ class ByteCache {
 
   put(buf: Buffer, s: number, e: number, extra: number, id: number): void {
     const k = this.keys.length;
-    this.keys.push(Buffer.from(buf.subarray(s, e)));
+    this.keys.push(Uint8Array.prototype.slice.call(buf, s, e));
     this.extras.push(extra);
     this.ids.push(id);
     if ((k + 1) * 2 > this.slots.length) this.rehash();
@@ -166,25 +173,42 @@ class ByteCache {
   private place(k: number): void {
     const mask = this.slots.length - 1;
     const key = this.keys[k]!;
-    let i = hashBytes(key, 0, key.length, this.extras[k]!) & mask;
+    const h = keyHash(key, 0, key.length, this.extras[k]!);
+    let i = h & mask;
     while (this.slots[i]! >= 0) i = (i + 1) & mask;
     this.slots[i] = k;
+    this.hashes[i] = h;
   }
 
   private rehash(): void {
     this.slots = new Int32Array(this.slots.length * 2).fill(-1);
+    this.hashes = new Int32Array(this.slots.length);
     for (let k = 0; k < this.keys.length; k++) this.place(k);
   }
 }
 
-/** FNV-1a over the bytes and an extra int, finished with a mix (used for small keys). */
-export function hashBytes(buf: Uint8Array, s: number, e: number, extra: number): number {
-  let h = (0x811c9dc5 ^ extra) >>> 0;
-  for (let i = s; i < e; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+function equalAt(key: Uint8Array, buf: Uint8Array, s: number, n: number): boolean {
+  if (key.length !== n) return false;
+  for (let j = n - 1; j >= 0; j--) if (key[j] !== buf[s + j]) return false;
+  return true;
+}
+
+/**
+ * Hash of a small key: all of it up to 24 bytes, else its first 8 and last 16 bytes and its length
+ * (for a pid: tag, node length and the id/serial/creation words; for module and function atoms:
+ * their lengths, the module's start and the function's end).
+ */
+function keyHash(buf: Uint8Array, s: number, e: number, extra: number): number {
+  let h = (0x811c9dc5 ^ extra ^ ((e - s) << 8)) | 0;
+  if (e - s <= 24) {
+    for (let i = s; i < e; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  } else {
+    for (let i = s; i < s + 8; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    for (let i = e - 16; i < e; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  }
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h >>> 0;
+  return h ^ (h >>> 13);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -391,17 +415,35 @@ class Builder {
     readonly bin: Buffer,
     n: number,
   ) {
-    this.kind = new Uint8Array(n);
-    this.ts = new Float64Array(n);
-    this.pid = new Uint32Array(n);
-    this.mfa = new Uint32Array(n);
-    this.peer = new Uint32Array(n);
-    this.payOff = new Uint32Array(n);
-    this.payLen = new Uint32Array(n);
-    this.payWrap = new Uint8Array(n);
-    this.auxOff = new Uint32Array(n);
-    this.auxLen = new Uint32Array(n);
-    this.auxWrap = new Uint8Array(n);
+    // One allocation for all the columns (typed array allocation dominates small batches).
+    const ab = new ArrayBuffer(n * (8 + 8 * 4 + 3));
+    let p = 0;
+    const f64 = (): Float64Array => {
+      const a = new Float64Array(ab, p, n);
+      p += 8 * n;
+      return a;
+    };
+    const u32 = (): Uint32Array => {
+      const a = new Uint32Array(ab, p, n);
+      p += 4 * n;
+      return a;
+    };
+    const u8 = (): Uint8Array => {
+      const a = new Uint8Array(ab, p, n);
+      p += n;
+      return a;
+    };
+    this.ts = f64();
+    this.pid = u32();
+    this.mfa = u32();
+    this.peer = u32();
+    this.payOff = u32();
+    this.payLen = u32();
+    this.auxOff = u32();
+    this.auxLen = u32();
+    this.kind = u8();
+    this.payWrap = u8();
+    this.auxWrap = u8();
   }
 
   /** Starts event slot `count` with everything absent. */

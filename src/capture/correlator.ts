@@ -17,12 +17,15 @@
  *   destination is not a pid) is matched by bytes alone, after sends addressed to the pid itself.
  * - spawn ↔ spawned: the child's spawned event links to the parent's spawn event, in either order.
  * - GenServer state: an es_state links to the receive of the same raw message bytes on the same pid,
- *   oldest first.
+ *   oldest first. Only pids whose state is traced (an es_state_init, which the agent sends when its
+ *   hook goes in, or an es_state was seen) keep their receives waiting for a state.
  *
  * Everything waiting is bounded (`maxPending` per kind of wait, `maxStack` frames per pid): past the
  * bound the oldest waits are forgotten (counted in `stats`), so a trace of sends to untraced
- * processes cannot grow memory without end. Messages up to `MAX_COPIED` bytes are copied and
- * compared exactly; longer ones are compared by length and two independent 32-bit hashes.
+ * processes cannot grow memory without end. Messages up to `MAX_COPIED` bytes are compared exactly:
+ * a wait points at its bytes in the batch they came in, and after PIN_BATCHES batches copies them
+ * (so a wait never pins a batch for long, and the common wait, answered within a batch, copies
+ * nothing). Longer messages are compared by length and two independent 32-bit hashes.
  */
 
 import { EVENT_KINDS } from './event.js';
@@ -57,6 +60,8 @@ export interface CorrelatorStats {
 }
 
 const MAX_COPIED = 512;
+/** Batches after which a waiting message's bytes are copied out of its batch. */
+const PIN_BATCHES = 8;
 const NAMED = 0xfffffffe; // receiver key of sends to a name
 
 const K = EVENT_KINDS;
@@ -64,22 +69,31 @@ const K = EVENT_KINDS;
 interface Wait {
   id: number;
   receiver: number;
+  key: number;
   len: number;
   h1: number;
   h2: number;
-  /** The bytes when len <= MAX_COPIED. */
-  bytes: Buffer | null;
-  /** Insertion number, for eviction. */
-  seq: number;
+  /** The bytes when len <= MAX_COPIED: first where they arrived (`src` at `off`), later a copy. */
+  bytes: Uint8Array | null;
+  src: Buffer | null;
+  off: number;
+  /** Correlator batch number when added: waits older than PIN_BATCHES get their own copy. */
+  batchNo: number;
+  /** Set when taken: its entry in the eviction order is then stale. */
+  taken: boolean;
 }
 
 /** FIFO queues of waits by (receiver, hash), with a global bound on how many are kept. */
 class Waits {
   private readonly map = new Map<number, Wait[]>();
-  private order: Array<{ key: number; w: Wait }> = [];
+  /** Every wait in insertion order (taken ones included until compacted), for eviction. */
+  private order: Wait[] = [];
   private orderHead = 0;
-  private seq = 0;
+  /** Waits before this index in `order` no longer point into a batch. */
+  private unpinAt = 0;
   size = 0;
+  /** The correlator's current batch number. */
+  batchNo = 0;
 
   constructor(
     private readonly cap: number,
@@ -91,16 +105,20 @@ class Waits {
     const w: Wait = {
       id,
       receiver,
+      key,
       len: m.len,
       h1: m.h1,
       h2: m.h2,
-      bytes: m.len <= MAX_COPIED ? Buffer.from(buf.subarray(m.off, m.off + m.len)) : null,
-      seq: this.seq++,
+      bytes: null,
+      src: m.len <= MAX_COPIED ? buf : null,
+      off: m.off,
+      batchNo: this.batchNo,
+      taken: false,
     };
-    let q = this.map.get(key);
-    if (q === undefined) this.map.set(key, (q = []));
-    q.push(w);
-    this.order.push({ key, w });
+    const q = this.map.get(key);
+    if (q === undefined) this.map.set(key, [w]);
+    else q.push(w);
+    this.order.push(w);
     this.size++;
     if (this.size > this.cap) this.evictOldest();
   }
@@ -113,12 +131,12 @@ class Waits {
     for (let k = 0; k < q.length; k++) {
       const w = q[k]!;
       if (w.receiver !== receiver || w.len !== m.len || w.h1 !== m.h1 || w.h2 !== m.h2) continue;
-      if (w.bytes !== null && !w.bytes.equals(buf.subarray(m.off, m.off + m.len))) continue;
+      if (w.src !== null ? !sameBytes(w.src, w.off, w.len, buf, m.off) : w.bytes !== null && !sameBytes(w.bytes, 0, w.len, buf, m.off)) continue;
       if (k === 0) q.shift();
       else q.splice(k, 1);
       if (q.length === 0) this.map.delete(key);
       this.size--;
-      w.seq = -1; // taken: its entry in `order` is stale
+      w.taken = true;
       return w.id;
     }
     return -1;
@@ -126,35 +144,61 @@ class Waits {
 
   private evictOldest(): void {
     while (this.orderHead < this.order.length) {
-      const { key, w } = this.order[this.orderHead++]!;
-      if (w.seq < 0) continue;
-      const q = this.map.get(key)!;
-      const k = q.indexOf(w);
-      q.splice(k, 1);
-      if (q.length === 0) this.map.delete(key);
+      const w = this.order[this.orderHead++]!;
+      if (w.taken) continue;
+      w.taken = true;
+      w.src = null;
+      const q = this.map.get(w.key)!;
+      q.splice(q.indexOf(w), 1);
+      if (q.length === 0) this.map.delete(w.key);
       this.size--;
       this.stats.evicted++;
       break;
     }
-    this.compact();
+    if (this.orderHead > 1024 && this.orderHead * 2 > this.order.length) this.tidy();
   }
 
-  private compact(): void {
-    // Stale entries (taken waits) pile up in `order`; drop them once they outnumber the live ones.
-    if (this.orderHead > 1024 && this.orderHead * 2 > this.order.length) {
-      this.order = this.order.slice(this.orderHead);
-      this.orderHead = 0;
-    }
-    if (this.order.length - this.orderHead > 4 * this.cap + 1024) {
-      this.order = this.order.slice(this.orderHead).filter((e) => e.w.seq >= 0);
-      this.orderHead = 0;
-    }
-  }
-
-  /** Forget stale order entries now and then, even without eviction. */
+  /**
+   * Copies the bytes of waits older than PIN_BATCHES batches, so that a wait never keeps a whole
+   * batch alive for long (most waits end within a batch or two and are never copied), and drops
+   * stale entries (taken waits) from the eviction order once they outnumber the live ones.
+   */
   tidy(): void {
-    this.compact();
+    const order = this.order;
+    let i = Math.max(this.unpinAt, this.orderHead);
+    const limit = this.batchNo - PIN_BATCHES;
+    for (; i < order.length; i++) {
+      const w = order[i]!;
+      if (w.batchNo > limit) break;
+      if (!w.taken && w.src !== null) {
+        w.bytes = copyOf(w.src, w.off, w.len);
+        w.src = null;
+        w.off = 0;
+      }
+    }
+    this.unpinAt = i;
+    if (this.orderHead > 1024 && this.orderHead * 2 > order.length) {
+      this.order = order.slice(this.orderHead);
+      this.unpinAt -= this.orderHead;
+      this.orderHead = 0;
+    }
+    if (this.order.length - this.orderHead > 2 * this.size + 4096) {
+      this.order = this.order.slice(this.orderHead).filter((w) => !w.taken);
+      this.orderHead = 0;
+      this.unpinAt = 0;
+    }
   }
+}
+
+function copyOf(buf: Buffer, off: number, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  for (let i = 0; i < len; i++) out[i] = buf[off + i]!;
+  return out;
+}
+
+function sameBytes(a: Uint8Array, aOff: number, n: number, buf: Buffer, off: number): boolean {
+  for (let i = 0; i < n; i++) if (a[aOff + i] !== buf[off + i]) return false;
+  return true;
 }
 
 const keyOf = (receiver: number, h1: number): number => (receiver % 2097152) * 4294967296 + h1;
@@ -163,17 +207,18 @@ interface MsgKey {
   off: number;
   len: number;
   h1: number;
+  /** A second, independent hash; only for messages too long to copy (0 otherwise). */
   h2: number;
 }
 
 function msgKey(buf: Buffer, off: number, len: number, out: MsgKey): MsgKey {
   let h1 = 0x811c9dc5 ^ len;
-  let h2 = 0x9747b28c ^ len;
   const e = off + len;
-  for (let i = off; i < e; i++) {
-    const b = buf[i]!;
-    h1 = Math.imul(h1 ^ b, 0x01000193);
-    h2 = Math.imul(h2 + b, 0x5bd1e995) ^ (h2 >>> 15);
+  for (let i = off; i < e; i++) h1 = Math.imul(h1 ^ buf[i]!, 0x01000193);
+  let h2 = 0;
+  if (len > MAX_COPIED) {
+    h2 = 0x9747b28c ^ len;
+    for (let i = off; i < e; i++) h2 = Math.imul(h2 + buf[i]!, 0x5bd1e995) ^ (h2 >>> 15);
   }
   out.off = off;
   out.len = len;
@@ -194,6 +239,8 @@ export class Correlator {
   private readonly spawns = new Map<number, number>();
   private readonly spawneds = new Map<number, number>();
   private readonly key: MsgKey = { off: 0, len: 0, h1: 0, h2: 0 };
+  /** Pids whose GenServer state is traced (an es_state_init or es_state was seen): only their receives wait for a state. */
+  private stateTraced = new Uint8Array(1024);
   private batches = 0;
 
   constructor(opts: CorrelatorOptions = {}) {
@@ -262,10 +309,14 @@ export class Correlator {
           if (s < 0) s = this.sends.take(NAMED, key, buf);
           if (s >= 0) lk = s;
           else this.receives.add(pid, key, id, buf);
-          this.states.add(pid, key, id, buf);
+          if (pid < this.stateTraced.length && this.stateTraced[pid] === 1) this.states.add(pid, key, id, buf);
           break;
         }
+        case K.state_init:
+          this.markStateTraced(pid);
+          break;
         case K.state: {
+          this.markStateTraced(pid);
           // aux holds RawMsg then Reply: the raw message is the first term.
           const off = b.auxOff[i]!;
           let end: number;
@@ -307,11 +358,22 @@ export class Correlator {
       link[i] = lk;
       parent[i] = par;
     }
-    if ((++this.batches & 255) === 0) {
+    const no = ++this.batches;
+    this.sends.batchNo = this.receives.batchNo = this.states.batchNo = no;
+    if ((no & 3) === 0) {
       this.sends.tidy();
       this.receives.tidy();
       this.states.tidy();
     }
+  }
+
+  private markStateTraced(pid: number): void {
+    if (pid >= this.stateTraced.length) {
+      const grown = new Uint8Array(Math.max(pid + 1, this.stateTraced.length * 2));
+      grown.set(this.stateTraced);
+      this.stateTraced = grown;
+    }
+    this.stateTraced[pid] = 1;
   }
 
   private patch(sink: LinkSink | undefined, id: number, link: number, firstId: number, links: Uint32Array): void {
