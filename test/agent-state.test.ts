@@ -70,6 +70,32 @@ describe('agent state hooks on an elixir node (GenServer)', () => {
     assert.equal(await node.evalElixir(`GenServer.call(Shop.Counter, :inc)`), '7');
   });
 
+  it('a server too busy for the snapshot is still hooked; the snapshot says it timed out', async () => {
+    // format_status runs inside sys:get_status: it queues a 1.5 s nap right behind it, so the
+    // agent's sys:get_state (1 s timeout) times out, and its sys:install (1 s) waits until the nap ends.
+    await node.evalElixir(`
+      defmodule Shop.Sleepy do
+        use GenServer
+        def init(s), do: {:ok, s}
+        def format_status(_opt, [_pdict, state]) do
+          if state == :fresh, do: GenServer.cast(self(), :nap)
+          [data: [{~c"State", state}]]
+        end
+        def handle_cast(:nap, _s), do: (Process.sleep(1500); {:noreply, :rested})
+        def handle_call(:get, _from, s), do: {:reply, s, s}
+      end
+      {:ok, _} = GenServer.start(Shop.Sleepy, :fresh, name: Shop.Sleepy)
+      :ok`);
+    const rec = await record(eng);
+    assert.equal((await rec.session.traceState({ kind: 'name', name: 'Elixir.Shop.Sleepy' })).behaviour, 'gen_server');
+    assert.equal(await node.evalElixir('GenServer.call(Shop.Sleepy, :get)'), ':rested');
+    await rec.session.stop();
+    assert.deepEqual(
+      rec.events.map((e) => show(e, eng)),
+      ['init :"$es_snapshot_timeout"', 'state {:"$gen_call", {P, [:alias | R]}, :get} {:reply, :rested} :rested'],
+    );
+  });
+
   it('refuses a process that is not a sys process, a dead one, and hooking twice', async () => {
     const rec = await record(eng);
     const plain = await eng.remote.rpc('erlang', 'whereis', [atom('erl_prim_loader')]);
