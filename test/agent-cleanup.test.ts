@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadAgent, unloadAgentIfUnused, AgentError } from '../src/agent/loader.js';
 import { Pid, Tuple, atom } from '../src/erlang/terms.js';
+import { inspect } from '../src/erlang/inspect.js';
 import { startNode, type BeamNode } from './support/beam.js';
 import { attach, compileOnNode, eventually, kind, record, type Engine } from './support/agentHarness.js';
 
@@ -127,6 +128,26 @@ for (const nodeKind of ['erl', 'elixir'] as const) {
       await new Promise((r) => child.once('exit', r));
       await expectClean(node, 5000);
       assert.equal(await node.eval('lists:sort(registered())'), names);
+    });
+
+    it('a relay killed outright is cleaned up after by its guardian', async () => {
+      const eng = await attach(node);
+      try {
+        await loadAgent(eng.remote);
+        const rec = await record(eng);
+        await rec.session.traceCalls([{ module: 'es_victim', function: 'work', arity: 1, matchSpec: [] }], { returns: true });
+        await rec.session.traceProcesses({ kind: 'name', name: 'es_victim_proc' }, ['call', 'send', 'receive', 'procs', 'set_on_spawn']);
+        await rec.session.traceProcesses({ kind: 'new' }, ['call', 'procs']);
+        await rec.session.traceState({ kind: 'name', name: 'es_victim_gs' });
+        await node.eval(`es_victim_proc ! {spawn, self()}, receive {child, _} -> ok end`);
+        assert.notEqual((await node.eval(CLEAN_CHECK)).trim(), '[]');
+        await eng.remote.rpc('erlang', 'exit', [rec.session.relay, atom('kill')]);
+        await rec.finished;
+        assert.equal(inspect(rec.done!.reason), '{:relay_down, :killed}');
+        await expectClean(node, 5000);
+      } finally {
+        await eng.close();
+      }
     });
 
     it('two engines on one node each keep their own traces', async () => {

@@ -68,7 +68,8 @@
     pending = [],           % batches waiting for a congested link, oldest first: {Seq, Bin, N}
     pending_n = 0,          % events in `pending`
     tick,
-    dur_timer
+    dur_timer,
+    guardian                % see start_guardian/0
 }).
 
 %% ================================================================================================
@@ -148,6 +149,7 @@ relay_init({Caller, Ref, Engine, Lim}) ->
     %% keeps garbage collection of the relay short.
     process_flag(message_queue_data, off_heap),
     MRef = erlang:monitor(process, Engine),
+    Guardian = start_guardian(),
     PerSec = erlang:convert_time_unit(1, second, native),
     Now = erlang:monotonic_time(),
     FlushMs = maps:get(flush_ms, Lim),
@@ -157,6 +159,7 @@ relay_init({Caller, Ref, Engine, Lim}) ->
              batch = maps:get(batch_events, Lim), flush_ms = FlushMs,
              max_duration = maps:get(max_duration_ms, Lim),
              native_per_sec = PerSec,
+             guardian = Guardian,
              tick = erlang:start_timer(FlushMs, self(), es_tick),
              dur_timer = erlang:start_timer(maps:get(max_duration_ms, Lim), self(), es_max_duration)},
     Elixir = case application:get_key(elixir, vsn) of
@@ -218,7 +221,7 @@ request_in(Req, From, Ref, St) ->
                            catch throw:{error, _} = E -> {E, St}
                            end,
             From ! {Ref, Reply},
-            St1
+            guard(St1)
     end.
 
 do_request({trace_calls, Targets, Opts}, St) when is_list(Targets), is_map(Opts) ->
@@ -355,7 +358,7 @@ trace_procs(existing, TFlags, St) ->
     %% One process at a time rather than erlang:trace(existing, ...): a process someone else traces
     %% keeps its tracer, and relays (ours and other engines') are never traced.
     Self = self(),
-    Relays = relays(),
+    Relays = [St#st.guardian | relays()],
     {N, Pids} = lists:foldl(
                   fun(P, {K, Acc} = Same) ->
                           case lists:member(P, Relays) of
@@ -679,36 +682,73 @@ untrace_all(St) ->
     [catch sys:remove(P, Hook, 1000) || {P, Hook} <- maps:to_list(St#st.hooks)],
     St#st{new_flags = false, pids = #{}, patterns = #{}, hooks = #{}, scan = false}.
 
-%% The engine is gone (killed, disconnected): clean up, arrange the unload, exit.
+%% The engine is gone (killed, disconnected): clean up, have the guardian unload the module once
+%% we are gone (if no relay is left then), exit.
 engine_down(St) ->
     untrace_all(St),
-    spawn_unloader(),
+    St#st.guardian ! {es_guard_unload, self()},
     exit(normal).
 
-%% Once this relay has exited, if no relay of any version is left, delete and soft-purge the module.
-%% The helper is an erl_eval fun started through erlang:apply/2: it runs no code of this module, so
-%% it cannot be what keeps the old code in use.
-spawn_unloader() ->
-    Src = "fun(Relay) ->"
-          "  R = erlang:monitor(process, Relay),"
-          "  receive {'DOWN', R, process, _, _} -> ok after 10000 -> ok end,"
-          "  Relays = [P || P <- erlang:processes(),"
-          "      erlang:process_info(P, initial_call) =:= {initial_call, {elixir_scope_agent, relay_init, 1}}],"
-          "  case Relays of"
-          "    [] -> code:soft_purge(elixir_scope_agent), code:delete(elixir_scope_agent),"
-          "          code:soft_purge(elixir_scope_agent);"
-          "    _ -> ok"
-          "  end"
-          " end.",
-    try
-        {ok, Toks, _} = erl_scan:string(Src),
-        {ok, Exprs} = erl_parse:parse_exprs(Toks),
-        {value, Fun, _} = erl_eval:exprs(Exprs, erl_eval:new_bindings()),
-        spawn(erlang, apply, [Fun, [self()]])
-    catch C:R ->
-        %% Leaving the module loaded is harmless; not finishing the cleanup would not be.
-        error_logger:warning_msg("elixir_scope_agent: could not arrange the unload: ~p:~p~n", [C, R])
-    end.
+%% The guardian: a second line of defence. It watches the relay and is told what the relay has set
+%% (patterns and hooked pids). If the relay dies abnormally (killed, or a bug), it removes the relay's
+%% trace patterns, the flags of processes still traced by it and its sys hooks itself. After any
+%% relay death it may unload the module: when the relay asked (engine gone) or died abnormally, it
+%% starts an unloader that waits for the guardian's own exit and then, if no relay of any version is
+%% left, soft-purges, deletes and soft-purges the module.
+%% Both are erl_eval funs started with erlang:apply/2: they run no code of this module, so they can
+%% never be what keeps its old code in use.
+guardian_source() ->
+    "fun(Relay) ->"
+    "  R = erlang:monitor(process, Relay),"
+    "  Unloader = fun(Guardian) ->"
+    "      G = erlang:monitor(process, Guardian),"
+    "      receive {'DOWN', G, process, _, _} -> ok after 10000 -> ok end,"
+    "      Relays = [P || P <- erlang:processes(),"
+    "          erlang:process_info(P, initial_call) =:= {initial_call, {elixir_scope_agent, relay_init, 1}}],"
+    "      case Relays of"
+    "        [] -> code:soft_purge(elixir_scope_agent), code:delete(elixir_scope_agent),"
+    "              code:soft_purge(elixir_scope_agent);"
+    "        _ -> ok"
+    "      end"
+    "  end,"
+    "  Ours = fun(F) -> is_function(F) andalso erlang:fun_info(F, module) =:= {module, elixir_scope_agent}"
+    "                  andalso lists:member(Relay, element(2, erlang:fun_info(F, env))) end,"
+    "  Clean = fun(Patterns, Hooked) ->"
+    "      case erlang:trace_info(new, tracer) of {tracer, Relay} -> erlang:trace(new, false, [all]); _ -> ok end,"
+    "      [catch erlang:trace(P, false, [all]) || P <- erlang:processes(),"
+    "                                             (catch erlang:trace_info(P, tracer)) =:= {tracer, Relay}],"
+    "      [catch erlang:trace_pattern(M, false, [local]) || M <- Patterns],"
+    "      [case catch sys:get_status(P, 1000) of"
+    "         {status, _, _, [_, _, _, Dbg | _]} when is_list(Dbg) ->"
+    "             [catch sys:remove(P, F, 1000) || {F, _} <- Dbg, Ours(F)];"
+    "         _ -> ok"
+    "       end || P <- Hooked],"
+    "      ok"
+    "  end,"
+    "  Loop = fun Loop(Patterns, Hooked, Unload) ->"
+    "      receive"
+    "        {es_guard, Relay, Ps, Hs} -> Loop(Ps, Hs, Unload);"
+    "        {es_guard_unload, Relay} -> Loop(Patterns, Hooked, true);"
+    "        {'DOWN', R, process, _, normal} ->"
+    "            case Unload of true -> spawn(erlang, apply, [Unloader, [self()]]); false -> ok end;"
+    "        {'DOWN', R, process, _, _} ->"
+    "            Clean(Patterns, Hooked),"
+    "            spawn(erlang, apply, [Unloader, [self()]])"
+    "      end"
+    "  end,"
+    "  Loop([], [], false)"
+    " end.".
+
+start_guardian() ->
+    {ok, Toks, _} = erl_scan:string(guardian_source()),
+    {ok, Exprs} = erl_parse:parse_exprs(Toks),
+    {value, Fun, _} = erl_eval:exprs(Exprs, erl_eval:new_bindings()),
+    spawn(erlang, apply, [Fun, [self()]]).
+
+%% Tells the guardian what to undo should this relay die without cleaning up.
+guard(St) ->
+    St#st.guardian ! {es_guard, self(), maps:keys(St#st.patterns), maps:keys(St#st.hooks)},
+    St.
 
 %% ================================================================================================
 %% TRUNCATION
