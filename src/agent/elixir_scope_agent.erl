@@ -33,8 +33,11 @@
 %%     never calls erlang:trace(all, false, ...) or dbg:stop_clear().
 %%   * It never creates an atom from user input: names arrive as binaries and go through
 %%     binary_to_existing_atom/2; an unknown one is an error, since nothing on the node could match.
-%%   * Batches go out with erlang:send/3 [nosuspend]: a slow engine costs dropped batches (counted,
-%%     and visible as a gap in Seq), never a relay suspended while its mailbox grows.
+%%   * Batches go out with erlang:send/3 [nosuspend]: a slow engine makes batches wait here (at most
+%%     max_mailbox events; beyond that the oldest are dropped, counted, and visible as a gap in Seq),
+%%     never a relay suspended while its mailbox grows.
+%%   * A guardian process watches the relay: if the relay itself dies abnormally (killed, a bug),
+%%     the guardian removes what the relay had set.
 %%   * The last relay to go unloads the module (code:delete + code:soft_purge, never a hard purge)
 %%     from a helper process that runs no code of this module, so the helper cannot keep it alive.
 %%
@@ -220,8 +223,10 @@ request_in(Req, From, Ref, St) ->
             {Reply, St1} = try do_request(Req, St)
                            catch throw:{error, _} = E -> {E, St}
                            end,
+            %% The guardian hears of new patterns and hooks before anyone else can rely on them.
+            St2 = guard(St1),
             From ! {Ref, Reply},
-            guard(St1)
+            St2
     end.
 
 do_request({trace_calls, Targets, Opts}, St) when is_list(Targets), is_map(Opts) ->
