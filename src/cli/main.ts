@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { infoCommand } from './commands/info.js';
+import { recordCommand } from './commands/record.js';
 import { historyCommand } from './commands/history.js';
 import { stateAtCommand } from './commands/stateAt.js';
 import { callsCommand } from './commands/calls.js';
@@ -23,6 +24,7 @@ import {
 
 const COMMANDS: readonly Command[] = [
   infoCommand,
+  recordCommand,
   historyCommand,
   stateAtCommand,
   callsCommand,

@@ -34,7 +34,7 @@ export function callTreeJson(tree: CallTree, r: Renderer): Record<string, unknow
     id: n.call.id,
     ts: n.call.ts,
     mfa: n.call.mfa === null ? null : formatMfa(n.call.mfa),
-    args: r.term(n.call.payload()),
+    args: r.args(n.call.payload()),
     status: n.status,
     end: n.end === null ? null : eventJson(n.end, r),
     durationNs: n.durationNs,

@@ -59,7 +59,7 @@ export function eventText(e: StoredEvent, r: Renderer): string {
   const mfa = e.mfa === null ? '?' : formatMfa(e.mfa);
   switch (e.kind) {
     case 'call':
-      return `${label} ${mfa} (Args: ${r.term(e.payload())})`;
+      return `${label} ${mfa} (Args: ${r.args(e.payload())})`;
     case 'return':
       return `${label} ${mfa} (Return: ${r.term(e.payload())})`;
     case 'exception': {
@@ -138,7 +138,7 @@ export function eventJson(e: StoredEvent, r: Renderer): Record<string, unknown> 
   if (name !== null) o.name = name;
   switch (e.kind) {
     case 'call':
-      o.args = r.term(e.payload());
+      o.args = r.args(e.payload());
       break;
     case 'return':
       o.result = r.term(e.payload());
@@ -215,7 +215,7 @@ function spawnedMfa(p: Term | undefined, r: Renderer): string {
   if (p instanceof Tuple && p.elements.length === 3) {
     const [m, f, args] = p.elements as [Term, Term, Term];
     if (m instanceof Atom && f instanceof Atom && Array.isArray(args)) {
-      return `${formatMfa({ module: m.name, fun: f.name, arity: args.length })} (Args: ${r.term(args)})`;
+      return `${formatMfa({ module: m.name, fun: f.name, arity: args.length })} (Args: ${r.args(args)})`;
     }
   }
   return r.term(p);

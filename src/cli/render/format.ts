@@ -118,6 +118,15 @@ export class Renderer {
     return name === null ? this.pidText(p) : `${this.pidText(p)} (${name})`;
   }
 
+  /**
+   * An argument list: each argument inspected on its own, so `[27]` stays `[27]` (inspect of the
+   * whole list would print the charlist `'\\e'`, which is not what was passed).
+   */
+  args(t: Term | undefined): string {
+    if (!Array.isArray(t)) return this.term(t);
+    return `[${t.map((a) => this.term(a)).join(', ')}]`;
+  }
+
   /** A term as `inspect` prints it, with truncation markers as `Kept …(cut: N bytes)`. */
   term(t: Term | undefined): string {
     if (t === undefined) return '';

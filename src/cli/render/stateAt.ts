@@ -46,7 +46,7 @@ export function stateAtText(pid: Pid, s: StateAt, r: Renderer): string {
       const label = i === s.stack.length - 1 ? 'Active Call' : 'Called from';
       const mfa = f.call.mfa === null ? '?' : formatMfa(f.call.mfa);
       out.push(`  ${label}: ${mfa} (event #${f.call.id}, ${r.ts(f.call.ts)})`);
-      out.push(`    Arguments: ${r.term(f.args)}`);
+      out.push(`    Arguments: ${r.args(f.args)}`);
     }
   }
   if (s.lastMessage === null) {
@@ -68,14 +68,14 @@ export function stateAtJson(pid: Pid, s: StateAt, r: Renderer): Record<string, u
     at: eventJson(s.at, r),
     last: s.last === null ? null : s.last.id,
     state: state(s.state),
-    previousState: state(s.previousState),
+    previous_state: state(s.previousState),
     stack: s.stack.map((f) => ({
       event: f.call.id,
       ts: f.call.ts,
       mfa: f.call.mfa === null ? null : formatMfa(f.call.mfa),
-      args: r.term(f.args),
+      args: r.args(f.args),
     })),
-    lastMessage: s.lastMessage === null ? null : eventJson(s.lastMessage, r),
+    last_message: s.lastMessage === null ? null : eventJson(s.lastMessage, r),
     locals: [],
   };
 }

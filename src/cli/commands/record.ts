@@ -1,0 +1,249 @@
+/**
+ * `elixir-scope record`: attach to a live node, trace what was asked, and keep it in a recording.
+ *
+ * Safe on production: every limit below is enforced on the target by the agent, dangerous requests
+ * are refused unless --force, and when this process dies the agent removes everything it set.
+ */
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveCookie } from '../../erlang/cookie.js';
+import { withLocalHost } from '../../erlang/nodeName.js';
+import { Recorder, totalDropped, type PidText, type RecordPlan, type RecordSummary } from '../../runtime/recorder.js';
+import { limitOptions, limitsTable, parseLimits } from '../../runtime/limits.js';
+import { parseFunctionSpec, parseModuleSpec, parseProcessSpec, SpecError, type ProcessSpec } from '../../runtime/traceSpec.js';
+import { checkDangers, DangerError, formatRefusals, type ProcessFlag } from '../../runtime/danger.js';
+import { durationOption, EXIT_OK, requiredString, stringOption, UsageError, type Command, type ParsedValues } from '../usage.js';
+
+function strings(values: ParsedValues, name: string): string[] {
+  const v = values[name];
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+}
+
+export const recordCommand: Command = {
+  name: 'record',
+  summary: 'attach to a live node and record calls, messages, processes and GenServer state',
+  get help(): string {
+    return `Usage: elixir-scope record --node NAME --out REC [trace specs] [limits] [--json]
+
+Attaches to NAME as a hidden node, loads the ElixirScope agent into it, traces what the specs ask
+for and writes every event to the recording folder REC. Stops after --duration, at a limit, on
+Ctrl-C, or when the node goes away; what arrived is kept in every case. Then prints a summary.
+
+Trace specs (at least one):
+  --module M            every function of module M (Shop.Cart, :ets) with arguments and results
+  --function SPEC       one function, repeatable: Shop.Cart.add/3, Shop.Cart.add, or with filters on
+                        the arguments: 'Shop.Cart.add(_, "mug", qty) when qty > 5'
+  --pid PID             only these processes (<0.123.0>), repeatable; default: every process
+  --name NAME           only the process registered as NAME, repeatable
+  --messages            messages sent and received by the selected processes
+  --processes           spawns, exits (with reasons), links, unlinks and registrations
+  --follow              processes spawned by selected processes are traced like them
+  --state NAME_OR_PID   a GenServer's state before and after each message (:sys.install), repeatable
+  --no-returns          calls only: no return values (return tracing defeats tail calls)
+  --force               allow requests refused as dangerous (see below)
+
+Limits (checked on the target; reaching one stops the recording and says so):
+${limitsTable()}
+
+Dangerous requests are refused unless --force: any-argument traces of every function of :erlang,
+:lists, Enum and other modules the tracer itself runs on every event, and --messages on every process.
+
+Options:
+  --node NAME       the target, name@host (a bare name means name@<this host>)
+  --cookie COOKIE   the distribution cookie; default: $ELIXIR_SCOPE_COOKIE, then ~/.erlang.cookie
+  --out REC         the recording folder to create
+  --json            print one JSON object at the end: events, dropped, duration_ms, by_kind, ...
+  --timeout DUR     how long to wait for the node and for each set-up step (default 5s)
+  -h, --help        show this help
+
+Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
+`;
+  },
+  options: {
+    node: { type: 'string' },
+    cookie: { type: 'string' },
+    out: { type: 'string' },
+    module: { type: 'string', multiple: true },
+    function: { type: 'string', multiple: true },
+    pid: { type: 'string', multiple: true },
+    name: { type: 'string', multiple: true },
+    messages: { type: 'boolean' },
+    processes: { type: 'boolean' },
+    follow: { type: 'boolean' },
+    state: { type: 'string', multiple: true },
+    'no-returns': { type: 'boolean' },
+    force: { type: 'boolean' },
+    json: { type: 'boolean' },
+    timeout: { type: 'string' },
+    ...limitOptions(),
+  },
+  async run(values, _positionals, io) {
+    const node = withLocalHost(requiredString(values, 'node', 'record'));
+    const out = requiredString(values, 'out', 'record');
+    if (existsSync(join(out, 'meta.json'))) {
+      throw new UsageError(`${out} already holds a recording; give a new --out folder (recordings are never overwritten)`, 'record');
+    }
+    const limits = parseLimits(values);
+    const messages = values.messages === true;
+    const procs = values.processes === true;
+    const follow = values.follow === true;
+    let calls, pids: PidText[], names: string[], states: RecordPlan['states'];
+    try {
+      calls = [...strings(values, 'module').map(parseModuleSpec), ...strings(values, 'function').map(parseFunctionSpec)];
+      pids = strings(values, 'pid').map((p) => pidText(parseProcessSpec('pid', p)));
+      names = strings(values, 'name').map((n) => nameText(parseProcessSpec('name', n)));
+      states = strings(values, 'state').map((s) =>
+        /^#?(PID)?<?\d+\.\d+\.\d+>?$/.test(s)
+          ? { kind: 'pid' as const, pid: pidText(parseProcessSpec('pid', s)) }
+          : { kind: 'name' as const, name: nameText(parseProcessSpec('name', s)) },
+      );
+    } catch (err) {
+      if (err instanceof SpecError) throw new UsageError(err.message, 'record');
+      throw err;
+    }
+    if (calls.length === 0 && !messages && !procs && states.length === 0) {
+      throw new UsageError('nothing to trace: give --module, --function, --messages, --processes or --state', 'record');
+    }
+    const flags: ProcessFlag[] = [];
+    if (calls.length > 0) flags.push('call');
+    if (messages) flags.push('send', 'receive');
+    if (procs) flags.push('procs');
+    const everyProcess = pids.length === 0 && names.length === 0;
+    let overridden;
+    try {
+      overridden = checkDangers({ calls, processes: flags.length > 0 && everyProcess ? { which: 'all', flags } : undefined }, values.force === true);
+    } catch (err) {
+      if (err instanceof DangerError) throw new UsageError(err.message, 'record');
+      throw err;
+    }
+    if (overridden.length > 0) io.stderr.write(`warning (--force):\n${formatRefusals(overridden)}\n`);
+    const { cookie } = await resolveCookie({ flag: stringOption(values, 'cookie'), env: io.env });
+    const plan: RecordPlan = {
+      node,
+      cookie,
+      out,
+      calls,
+      returns: values['no-returns'] !== true,
+      pids,
+      names,
+      messages,
+      procs,
+      follow,
+      states,
+      limits,
+      request: {
+        module: strings(values, 'module'),
+        function: strings(values, 'function'),
+        pid: strings(values, 'pid'),
+        name: names,
+        messages,
+        processes: procs,
+        follow: values.follow === true,
+        state: strings(values, 'state'),
+        returns: values['no-returns'] !== true,
+        limits,
+      },
+      connectTimeoutMs: durationOption(values, 'timeout', 'record', 5000),
+    };
+    const tty = (io.stderr as NodeJS.WriteStream).isTTY === true && values.json !== true;
+    const rec = await Recorder.start(plan, {
+      onProgress: tty
+        ? (p) =>
+            io.stderr.write(
+              `\r\x1b[2Krecording ${node}  ${p.received.toLocaleString('en-US')} events  ${p.rate.toLocaleString('en-US')}/s  dropped ${p.dropped}  ${(p.elapsedMs / 1000).toFixed(1)}s`,
+            )
+        : undefined,
+    });
+    io.stderr.write(
+      `recording ${node} into ${out}: ${describeTraced(rec.traced)} for up to ${(limits.maxDurationMs / 1000).toFixed(0)} s (Ctrl-C to stop)\n`,
+    );
+    const onSignal = (): void => void rec.stop('interrupted');
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    let summary: RecordSummary;
+    try {
+      summary = await rec.done;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      if (tty) io.stderr.write('\r\x1b[2K');
+    }
+    io.stdout.write(values.json === true ? JSON.stringify(summaryJson(summary)) + '\n' : formatSummary(summary));
+    return EXIT_OK;
+  },
+};
+
+export function summaryJson(s: RecordSummary): Record<string, unknown> {
+  return {
+    out: s.out,
+    node: s.node,
+    status: s.status,
+    stop_reason: s.stopReason,
+    stop_detail: s.stopDetail,
+    events: s.counts.stored,
+    received: s.counts.received,
+    dropped: totalDropped(s.counts),
+    dropped_by_reason: {
+      buffer_full: s.counts.dropped.buffer_full,
+      after_stop: s.counts.dropped.after_stop,
+      malformed: s.counts.dropped.malformed,
+      ...Object.fromEntries(Object.entries(s.counts.dropped.agent).map(([k, v]) => [`agent_${k}`, v])),
+    },
+    truncated: s.counts.truncated,
+    duration_ms: s.durationMs,
+    by_kind: s.counts.byKind,
+    traced: s.traced,
+    warnings: s.warnings,
+  };
+}
+
+export function formatSummary(s: RecordSummary): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const kinds = Object.entries(s.counts.byKind)
+    .filter(([, v]) => (v ?? 0) > 0)
+    .map(([k, v]) => `${k} ${n(v ?? 0)}`)
+    .join(', ');
+  const dropped = totalDropped(s.counts);
+  const lines = [
+    `Recorded ${s.node} for ${(s.durationMs / 1000).toFixed(1)} s into ${s.out} (stopped: ${s.stopDetail}).`,
+    `  events   ${n(s.counts.stored)} stored of ${n(s.counts.received)} received${kinds ? ` (${kinds})` : ''}`,
+    `  dropped  ${n(dropped)}${dropped > 0 ? ` (${describeDrops(s)})` : ''}`,
+  ];
+  if (s.counts.truncated > 0) lines.push(`  truncated terms  ${n(s.counts.truncated)} (cut to --max-term; the history says how much)`);
+  if (s.traced.functions.length > 0) lines.push(`  functions  ${s.traced.functions.length} traced`);
+  if (s.traced.processes > 0) lines.push(`  processes  ${n(s.traced.processes)} traced`);
+  if (s.traced.states.length > 0) lines.push(`  state of  ${s.traced.states.join(', ')}`);
+  for (const w of s.warnings) lines.push(`  warning: ${w}`);
+  lines.push(`Next: elixir-scope history ${s.out}`);
+  return lines.join('\n') + '\n';
+}
+
+function describeDrops(s: RecordSummary): string {
+  const parts: string[] = [];
+  const d = s.counts.dropped;
+  if (d.buffer_full > 0) parts.push(`${d.buffer_full} engine buffer full`);
+  if (d.after_stop > 0) parts.push(`${d.after_stop} after the stop`);
+  if (d.malformed > 0) parts.push(`${d.malformed} malformed`);
+  for (const [k, v] of Object.entries(d.agent)) if (v > 0) parts.push(`${v} on the target: ${k}`);
+  return parts.join(', ');
+}
+
+function describeTraced(t: RecordSummary['traced']): string {
+  const parts: string[] = [];
+  if (t.functions.length > 0) parts.push(`${t.functions.length} function${t.functions.length === 1 ? '' : 's'}`);
+  if (t.processes > 0) parts.push(`${t.processes.toLocaleString('en-US')} process${t.processes === 1 ? '' : 'es'}`);
+  if (t.states.length > 0) parts.push(`state of ${t.states.join(', ')}`);
+  return parts.join(', ') || 'nothing yet';
+}
+
+function pidText(p: ProcessSpec): PidText {
+  if (p.kind !== 'pid') throw new UsageError(`not a pid: ${p.name}`, 'record');
+  return { id: p.parts[1], serial: p.parts[2] };
+}
+
+function nameText(p: ProcessSpec): string {
+  if (p.kind !== 'name') throw new UsageError('expected a registered name', 'record');
+  return p.name;
+}

@@ -1,0 +1,141 @@
+/**
+ * `elixir-scope record` on a plain Erlang node (no Elixir at all), and what it does when things go
+ * wrong: the node dies mid-recording, the cookie is wrong, a module or function does not exist, a
+ * filter does not parse, a request is dangerous.
+ */
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNode, type BeamNode } from './support/beam.js';
+import { runCli } from './support/cli.js';
+import { startCliProcess } from './support/cliProcess.js';
+
+// A counter gen_server and a worker that calls it, in Erlang.
+const COUNTER = `
+-module(es_counter).
+-behaviour(gen_server).
+-export([start/0, bump/1, work/1, init/1, handle_call/3, handle_cast/2]).
+start() -> gen_server:start({local, es_counter}, es_counter, #{n => 0, last => none}, []).
+bump(By) -> gen_server:call(es_counter, {bump, By}).
+work(0) -> done;
+work(N) -> {ok, _} = bump(N rem 3), work(N - 1).
+init(S) -> {ok, S}.
+handle_call({bump, By}, _From, #{n := N} = S) -> {reply, {ok, N + By}, S#{n := N + By, last := By}}.
+handle_cast(_, S) -> {noreply, S}.
+`;
+
+async function compileOn(node: BeamNode, src: string): Promise<void> {
+  await node.eval(`
+    {ok, Toks, _} = erl_scan:string(${JSON.stringify(src)}),
+    Split = fun Split([], _Cur, Acc) -> lists:reverse(Acc);
+                Split([{dot, _} = D | T], Cur, Acc) -> Split(T, [], [lists:reverse([D | Cur]) | Acc]);
+                Split([X | T], Cur, Acc) -> Split(T, [X | Cur], Acc) end,
+    Forms = [begin {ok, F} = erl_parse:parse_form(X), F end || X <- Split(Toks, [], [])],
+    {ok, M, Bin} = compile:forms(Forms, [binary]),
+    {module, M} = code:load_binary(M, "es_counter.erl", Bin), ok`);
+}
+
+describe('record a plain Erlang node', () => {
+  let node: BeamNode;
+  let tmp: string;
+  before(async () => {
+    node = await startNode({ kind: 'erl' });
+    await compileOn(node, COUNTER);
+    await node.eval(`{ok, _} = es_counter:start(), ok`);
+    tmp = mkdtempSync(join(tmpdir(), 'es-rec-erl-'));
+  });
+  after(async () => {
+    await node?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  const env = (): NodeJS.ProcessEnv => ({ ELIXIR_SCOPE_COOKIE: node.cookie });
+
+  it('records calls, returns and gen_server state, and prints Erlang names in the history', async () => {
+    const out = join(tmp, 'counter');
+    const rec = startCliProcess(['record', '--node', node.name, '--out', out, '--module', ':es_counter', '--state', 'es_counter', '--duration', '30s', '--json'], env());
+    await rec.waitFor(/Ctrl-C to stop/);
+    await node.eval(`done = es_counter:work(30), ok`);
+    await new Promise((r) => setTimeout(r, 200));
+    rec.child.kill('SIGINT');
+    const r = await rec.done;
+    assert.equal(r.code, 0, rec.output());
+    const s = JSON.parse(r.stdout) as { events: number; dropped: number; by_kind: Record<string, number> };
+    assert.equal(s.dropped, 0);
+    assert.equal(s.by_kind['state'], 30, 'one state change per bump');
+    assert.equal(s.by_kind['state_init'], 1);
+
+    const h = await runCli(['history', out]);
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(h.stdout, /\[RUNTIME\] #PID<0\.\d+\.0>\s+CALL :es_counter\.work\/1 \(Args: \[30\]\)/);
+    assert.match(h.stdout, /\[RUNTIME\] #PID<0\.\d+\.0>\s+EXIT :es_counter\.work\/1 \(Return: :done\)/);
+    // An argument list is a list of terms, never a charlist: work(27) shows [27], not '\\e'.
+    assert.match(h.stdout, /CALL :es_counter\.work\/1 \(Args: \[27\]\)/);
+    assert.match(h.stdout, /STATE/);
+    const last = await runCli(['history', out, '--name', 'es_counter', '--kind', 'state', '--json']);
+    const rows = last.stdout.trim().split('\n').map((l) => JSON.parse(l) as { state: string });
+    // work(30) bumps by N rem 3 for N = 30..1: 30 in all, the last bump (N = 1) by 1.
+    assert.equal(rows.at(-1)!.state, '%{last: 1, n: 30}');
+  });
+
+  it('keeps what it recorded when the node dies mid-recording, and says so', async () => {
+    const victim = await startNode({ kind: 'erl' });
+    try {
+      await compileOn(victim, COUNTER);
+      await victim.eval(`{ok, _} = es_counter:start(), spawn(fun L() -> es_counter:work(10), timer:sleep(5), L() end), ok`);
+      const out = join(tmp, 'victim');
+      const rec = startCliProcess(['record', '--node', victim.name, '--out', out, '--module', 'es_counter', '--duration', '60s', '--json'], {
+        ELIXIR_SCOPE_COOKIE: victim.cookie,
+      });
+      await rec.waitFor(/Ctrl-C to stop/);
+      await new Promise((r) => setTimeout(r, 500));
+      await victim.stop();
+      const r = await rec.done;
+      assert.equal(r.code, 0, rec.output());
+      const s = JSON.parse(r.stdout) as { events: number; status: string; stop_reason: string };
+      assert.equal(s.status, 'interrupted');
+      assert.equal(s.stop_reason, 'node_down');
+      assert.ok(s.events > 100, `events: ${s.events}`);
+      const meta = JSON.parse(readFileSync(join(out, 'meta.json'), 'utf8')) as { status: string; counts: { stored: number } };
+      assert.equal(meta.status, 'interrupted');
+      assert.equal(meta.counts.stored, s.events);
+      const h = await runCli(['history', out, '--json', '--limit', '0']);
+      assert.equal(h.code, 0, h.stderr);
+      assert.equal(h.stdout.trim().split('\n').length, s.events);
+    } finally {
+      await victim.stop();
+    }
+  });
+
+  it('says what is wrong: wrong cookie, unknown module, unknown function, bad filter, dangerous request', async () => {
+    const out = join(tmp, 'never');
+    const wrong = await runCli(['record', '--node', node.name, '--out', out, '--module', 'es_counter', '--cookie', 'not-the-cookie']);
+    assert.equal(wrong.code, 1, wrong.stderr);
+    assert.match(wrong.stderr, /cookie/i);
+    assert.doesNotMatch(wrong.stderr, /not-the-cookie/);
+
+    const unknownModule = await runCli(['record', '--node', node.name, '--out', out, '--module', 'no_such_module_xyz'], env());
+    assert.equal(unknownModule.code, 1, unknownModule.stderr);
+    assert.match(unknownModule.stderr, /no_such_module_xyz/);
+    // No atom was created on the target from our input.
+    assert.equal(await node.eval(`try binary_to_existing_atom(<<"no_such_module_xyz">>, utf8) catch error:badarg -> no_atom end`), 'no_atom');
+
+    const unknownFun = await runCli(['record', '--node', node.name, '--out', out, '--function', 'es_counter:nope/2'], env());
+    assert.equal(unknownFun.code, 1, unknownFun.stderr);
+    assert.match(unknownFun.stderr, /nope/);
+
+    const badFilter = await runCli(['record', '--node', node.name, '--out', out, '--function', 'es_counter.bump(x when'], env());
+    assert.equal(badFilter.code, 2, badFilter.stderr);
+    assert.match(badFilter.stderr, /\^/, 'a caret under the problem');
+
+    const dangerous = await runCli(['record', '--node', node.name, '--out', out, '--module', ':lists'], env());
+    assert.equal(dangerous.code, 2, dangerous.stderr);
+    assert.match(dangerous.stderr, /--force/);
+
+    // None of these left anything on the node: no agent, no trace patterns.
+    assert.equal(await node.eval(`code:is_loaded(elixir_scope_agent)`), 'false');
+    assert.equal(await node.eval(`erlang:trace_info({es_counter, bump, 1}, traced)`), '{traced,false}');
+  });
+});
