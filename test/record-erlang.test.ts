@@ -109,6 +109,53 @@ describe('record a plain Erlang node', () => {
     }
   });
 
+  it('records messages between two processes and follows them in flow', async () => {
+    await node.eval(`W = spawn(fun L() -> receive go -> es_counter:work(5), L() end end), register(es_worker, W), ok`);
+    const out = join(tmp, 'messages');
+    const rec = startCliProcess(
+      ['record', '--node', node.name, '--out', out, '--name', 'es_counter', '--name', 'es_worker', '--messages', '--duration', '30s', '--json'],
+      env(),
+    );
+    await rec.waitFor(/Ctrl-C to stop/);
+    await node.eval(`es_worker ! go, timer:sleep(100), ok`);
+    rec.child.kill('SIGINT');
+    const r = await rec.done;
+    assert.equal(r.code, 0, rec.output());
+    const s = JSON.parse(r.stdout) as { by_kind: Record<string, number> };
+    // 5 calls from the worker and 5 replies, plus the `go` the worker received.
+    assert.ok((s.by_kind['send'] ?? 0) >= 10, JSON.stringify(s.by_kind));
+    assert.ok((s.by_kind['receive'] ?? 0) >= 11, JSON.stringify(s.by_kind));
+    const f = await runCli(['flow', out, '--pids', 'es_counter,es_worker', '--json']);
+    assert.equal(f.code, 0, f.stderr);
+    const flow = JSON.parse(f.stdout) as { messages: Array<{ send: { message: string }; receive: { id: number } | null }> };
+    const calls = flow.messages.filter((m) => /\$gen_call/.test(m.send.message));
+    assert.equal(calls.length, 5);
+    for (const m of calls) assert.ok(m.receive !== null, 'each call is paired with its receive');
+  });
+
+  it('kill -9 of the recording engine: the node is left clean and the recording keeps what was flushed', async () => {
+    await node.eval(`W = spawn(fun L() -> es_counter:work(3), timer:sleep(2), L() end), register(es_busy, W), ok`);
+    const out = join(tmp, 'killed');
+    const rec = startCliProcess(['record', '--node', node.name, '--out', out, '--module', 'es_counter', '--state', 'es_counter', '--duration', '60s'], env());
+    await rec.waitFor(/Ctrl-C to stop/);
+    await new Promise((r) => setTimeout(r, 700));
+    rec.child.kill('SIGKILL');
+    await rec.done;
+    let clean = '';
+    for (let i = 0; i < 50; i++) {
+      clean = await node.eval(
+        `{code:is_loaded(elixir_scope_agent), erlang:trace_info({es_counter, bump, 1}, traced), erlang:trace_info(whereis(es_busy), flags), lists:nth(4, element(4, sys:get_status(es_counter)))}`,
+      ).catch((e: Error) => e.message);
+      if (clean.replace(/\s+/g, '') === '{false,{traced,false},{flags,[]},[]}') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(clean.replace(/\s+/g, ''), '{false,{traced,false},{flags,[]},[]}');
+    await node.eval(`exit(whereis(es_busy), kill), ok`);
+    const h = await runCli(['history', out, '--json', '--limit', '0']);
+    assert.equal(h.code, 0, h.stderr);
+    assert.ok(h.stdout.trim().split('\n').length > 50, 'events flushed before the kill are readable');
+  });
+
   it('says what is wrong: wrong cookie, unknown module, unknown function, bad filter, dangerous request', async () => {
     const out = join(tmp, 'never');
     const wrong = await runCli(['record', '--node', node.name, '--out', out, '--module', 'es_counter', '--cookie', 'not-the-cookie']);
