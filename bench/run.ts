@@ -17,6 +17,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
     load: () => import('./etf.js'),
   },
   ingest: { summary: 'Ingest from the socket to the durable store (events/s), against the BEAM decoding the same batches', load: () => import('./ingest.js') },
+  overhead: {
+    summary: 'what tracing costs the traced code: untraced, null tracer, ElixirScope and :dbg in one run',
+    load: () => import('./overhead.js'),
+  },
   dist: { summary: 'Distribution: 50 MB each way and small-message bursts, against BEAM-to-BEAM in the same run', load: () => import('./dist.js') },
   query: { summary: 'Time-travel queries (history, state-at, call tree) on a 10M-event recording, against sequential reads', load: () => import('./query.js') },
 };
