@@ -275,7 +275,7 @@ export class Recorder {
     for (const t of this.timers) clearTimeout(t);
     let agentStats: AgentStats | null = this.agentDone?.stats ?? null;
     let stopReason = this.agentDone?.code ?? reason;
-    let stopDetail = this.agentDone?.reasonText ?? describeStop(reason);
+    let stopDetail = this.agentDone !== undefined && this.agentDone.code !== 'duration' ? this.agentDone.reasonText : describeStop(stopReason, this.plan.limits.maxDurationMs);
     const nodeAlive = this.remote.connected;
     if (this.agentDone === undefined && this.session !== undefined && nodeAlive) {
       try {
@@ -369,10 +369,10 @@ function stopCode(reason: Term): string {
   return 'agent_ended';
 }
 
-function describeStop(code: string): string {
+function describeStop(code: string, durationMs: number): string {
   switch (code) {
     case 'duration':
-      return 'the duration ended';
+      return `the duration (${durationMs / 1000} s) ended`;
     case 'interrupted':
       return 'interrupted (Ctrl-C or SIGTERM)';
     case 'write_failed':
