@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- ingest [--batches N] [--set S] [--open-events E] [--seconds S] [--socket-only]`
+ * `npm run bench -- ingest [--batches N] [--set S] [--open-events E] [--seconds S] [--socket-only] [--sqlite PATH]`
  *
  * Sustained ingest from the SOCKET to the durable store, on one Node thread: a real erl node holds
  * S distinct batches of 500 realistic trace_ts events (calls with small args, returns, gen_server
@@ -19,6 +19,8 @@
  *
  * Then, in-process on the same batches (no socket): parse alone and parse → correlate → write;
  * and the store's reader on a recording of E events (default 10,000,000): open time and lookups.
+ * With `--sqlite PATH/node_modules/better-sqlite3` (installed anywhere; not a dependency), the same
+ * pipeline into SQLite, for docs/store.md's comparison.
  */
 
 import { rm } from 'node:fs/promises';
@@ -182,6 +184,7 @@ export async function run(args: string[]): Promise<void> {
     result('ingest_lost_events', sent - stored, 'events');
     result('ingest_buffer_full_events', counts.dropped.buffer_full, 'events');
     result('ingest_cpu_us_per_event', ((cpu.user + cpu.system) / sent), 'us');
+    result('ingest_cpu_system_us_per_event', cpu.system / sent, 'us');
     result('ingest_linked_fraction', links, 'x');
     result('transport_only_events_s', transportRate, 'events/s');
     result('transport_only_cpu_us_per_event', (trCpu.user + trCpu.system) / (batches * EVENTS_PER_BATCH), 'us');
@@ -215,6 +218,9 @@ export async function run(args: string[]): Promise<void> {
 
     // The reader on a big recording.
     if (openEvents > 0) await measureOpen(join(dir, 'big'), captured, openEvents, monoStart, nativePerSec);
+    // The alternative store, when given (not a dependency: see docs/store.md).
+    const sqlite = stringArg(args, '--sqlite');
+    if (sqlite !== undefined) await measureSqlite(sqlite, join(dir, 'sqlite'), captured, Math.min(openEvents || 2_000_000, 2_000_000), monoStart, nativePerSec);
   } finally {
     await local?.close();
     await node.stop();
@@ -226,6 +232,7 @@ async function measureOpen(dir: string, bins: Buffer[], events: number, monoStar
   const w = await RecordingWriter.create(dir, { node: 'bench@host', otpRelease: '', elixirVersion: null, agentVersion: 1, monoStart, nativePerSec, request: null }, { fsync: 'never' });
   const cor = new Correlator();
   let k = 0;
+  const tw0 = performance.now();
   while (w.count < events) {
     const b = parseBatch(w.ctx, bins[k++ % bins.length]!);
     const link = new Uint32Array(b.count);
@@ -235,10 +242,13 @@ async function measureOpen(dir: string, bins: Buffer[], events: number, monoStar
     if (w.pendingCount >= 250_000) await w.flush();
   }
   await w.close('complete', null);
+  result('store_pipeline_events_s', w.count / ((performance.now() - tw0) / 1000), 'events/s');
   const t0 = performance.now();
   const rec = openRecording(dir);
   const openMs = performance.now() - t0;
   result('store_open_events', rec.count, 'events');
+  const { stat } = await import('node:fs/promises');
+  result('store_bytes_per_event', (await stat(join(dir, 'events.esr'))).size / rec.count, 'bytes');
   result('store_open_ms', openMs, 'ms');
   const procs = rec.processes();
   const t1 = performance.now();
@@ -253,6 +263,97 @@ async function measureOpen(dir: string, bins: Buffer[], events: number, monoStar
   result('store_ids_of_pid_all_ms', performance.now() - t2, 'ms');
   rec.close();
   if (n < 0) process.stdout.write('');
+}
+
+/** The minimal surface of better-sqlite3 used below (it is loaded from a path, untyped). */
+interface SqliteDb {
+  pragma(s: string): unknown;
+  exec(s: string): void;
+  prepare(s: string): { run(...args: unknown[]): unknown; all(...args: unknown[]): unknown[] };
+  transaction(f: () => void): () => void;
+  close(): void;
+}
+
+/**
+ * The same pipeline into SQLite (better-sqlite3 12, WAL, synchronous=NORMAL, one transaction per
+ * 100,000 events, payload and aux as blobs, an index on (pid, id)), then reopening it and reading
+ * a pid's ids: what docs/store.md compares the custom format with.
+ */
+async function measureSqlite(modPath: string, dir: string, bins: Buffer[], events: number, monoStart: string, nativePerSec: number): Promise<void> {
+  const mod = (await import(modPath)) as { default: new (file: string) => SqliteDb };
+  const Database = mod.default;
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, 'rec.sqlite');
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(
+    'CREATE TABLE events (id INTEGER PRIMARY KEY, ts REAL, kind INTEGER, pid INTEGER, mfa INTEGER, peer INTEGER, link INTEGER, parent INTEGER, payload BLOB, aux BLOB);' +
+      'CREATE INDEX events_pid ON events (pid, id);',
+  );
+  const ins = db.prepare('INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const ctx = new ParseContext({ monoStart, nativePerSec });
+  const cor = new Correlator();
+  const none = (v: number): number | null => (v === 0xffffffff ? null : v);
+  const t0 = performance.now();
+  let id = 0;
+  let k = 0;
+  let pending: Array<{ b: ReturnType<typeof parseBatch>; link: Uint32Array; parent: Uint32Array; first: number }> = [];
+  let pendingEvents = 0;
+  const flush = db.transaction(() => {
+    for (const { b, link, parent, first } of pending) {
+      for (let i = 0; i < b.count; i++) {
+        const pl = b.payLen[i]!;
+        const al = b.auxLen[i]!;
+        ins.run(
+          first + i,
+          b.ts[i],
+          b.kind[i],
+          b.pid[i],
+          none(b.mfa[i]!),
+          none(b.peer[i]!),
+          none(link[i]!),
+          none(parent[i]!),
+          pl === 0xffffffff ? null : b.bin.subarray(b.payOff[i]!, b.payOff[i]! + pl),
+          al === 0xffffffff ? null : b.bin.subarray(b.auxOff[i]!, b.auxOff[i]! + al),
+        );
+      }
+    }
+  });
+  while (id < events) {
+    const b = parseBatch(ctx, bins[k++ % bins.length]!);
+    const link = new Uint32Array(b.count);
+    const parent = new Uint32Array(b.count);
+    cor.process(b, id, link, parent);
+    pending.push({ b, link, parent, first: id });
+    id += b.count;
+    pendingEvents += b.count;
+    if (pendingEvents >= 100_000) {
+      flush();
+      pending = [];
+      pendingEvents = 0;
+    }
+  }
+  if (pendingEvents > 0) flush();
+  db.close();
+  const writeRate = id / ((performance.now() - t0) / 1000);
+  result('sqlite_pipeline_events_s', writeRate, 'events/s');
+  const t1 = performance.now();
+  const db2 = new Database(file);
+  const rows = db2.prepare('SELECT id FROM events WHERE pid = ? ORDER BY id').all(1);
+  result('sqlite_open_and_ids_of_pid_ms', performance.now() - t1, 'ms');
+  db2.close();
+  const { stat } = await import('node:fs/promises');
+  const size = (await stat(file)).size;
+  result('sqlite_bytes_per_event', size / id, 'bytes');
+  if (rows.length < 0) process.stdout.write('');
+  await rm(dir, { recursive: true, force: true });
+}
+
+function stringArg(args: string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i < 0 ? undefined : args[i + 1];
 }
 
 function countLinks(rec: ReturnType<typeof openRecording>, upTo: number): number {

@@ -194,21 +194,34 @@ function equalAt(key: Uint8Array, buf: Uint8Array, s: number, n: number): boolea
 }
 
 /**
- * Hash of a small key: all of it up to 24 bytes, else its first 8 and last 16 bytes and its length
- * (for a pid: tag, node length and the id/serial/creation words; for module and function atoms:
- * their lengths, the module's start and the function's end).
+ * Hash of a small key: all of it up to 24 bytes, else six 4-byte words (its first 8 and last 16
+ * bytes) and its length. For a pid that is the tag, the node's length and the id/serial/creation
+ * words; for module and function atoms, their lengths, the module's start and the function's end.
  */
 function keyHash(buf: Uint8Array, s: number, e: number, extra: number): number {
   let h = (0x811c9dc5 ^ extra ^ ((e - s) << 8)) | 0;
   if (e - s <= 24) {
     for (let i = s; i < e; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
   } else {
-    for (let i = s; i < s + 8; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-    for (let i = e - 16; i < e; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    h = mixWord(h, buf, s);
+    h = mixWord(h, buf, s + 4);
+    h = mixWord(h, buf, e - 16);
+    h = mixWord(h, buf, e - 12);
+    h = mixWord(h, buf, e - 8);
+    h = mixWord(h, buf, e - 4);
   }
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   return h ^ (h >>> 13);
+}
+
+function mixWord(h: number, b: Uint8Array, i: number): number {
+  let k = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  h ^= Math.imul(k, 0x1b873593);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -310,6 +323,45 @@ const TRACE_TAGS: Readonly<Record<string, EventKind>> = {
   register: 'register',
   unregister: 'unregister',
 };
+
+/** Trace tags by atom length, for a dispatch on bytes (no string per event). */
+const TAGS_BY_LEN: Array<Array<[Uint8Array, EventKind]>> = (() => {
+  const out: Array<Array<[Uint8Array, EventKind]>> = [];
+  for (const [name, kind] of Object.entries(TRACE_TAGS)) (out[name.length] ??= []).push([ascii(name), kind]);
+  return out;
+})();
+
+/** The kind of the trace tag atom at c.pos (moving past it), or undefined if it is not one. */
+function traceTag(c: EtfCursor): EventKind | undefined {
+  const b = c.buf;
+  const p = c.pos;
+  const t = b[p];
+  let n: number;
+  let s: number;
+  // OTP 25 writes ATOM_EXT (2-byte length) for Latin-1 atoms, later releases SMALL_ATOM_UTF8_EXT.
+  if ((t === 100 || t === 118) && p + 3 <= c.end) {
+    n = (b[p + 1]! << 8) | b[p + 2]!;
+    s = p + 3;
+  } else if ((t === 119 || t === 115) && p + 2 <= c.end) {
+    n = b[p + 1]!;
+    s = p + 2;
+  } else return undefined;
+  const cands = TAGS_BY_LEN[n];
+  if (cands === undefined || s + n > c.end) return undefined;
+  for (let k = 0; k < cands.length; k++) {
+    const [bytes, kind] = cands[k]!;
+    let j = 0;
+    while (j < n && bytes[j] === b[s + j]) j++;
+    if (j === n) {
+      c.pos = s + n;
+      return kind;
+    }
+  }
+  return undefined;
+}
+
+/** Own properties only: an atom named `constructor` is not a trace tag. */
+const tagByText = (t: string): EventKind | undefined => (Object.prototype.hasOwnProperty.call(TRACE_TAGS, t) ? TRACE_TAGS[t] : undefined);
 
 class Malformed extends Error {
   constructor(
@@ -552,9 +604,13 @@ function parseEvent(ctx: ParseContext, c: EtfCursor, out: Builder, relayId: numb
     if (!c.atPid()) throw new Malformed('trace_ts of something that is not a pid (port tracing is not supported)', c.pos);
     out.pid[i] = pidAt(ctx, c);
     const tagAt = c.pos;
-    const tag = c.atomText();
-    const kind = TRACE_TAGS[tag];
-    if (kind === undefined) throw new Malformed(`unknown trace tag ${tag}`, tagAt);
+    // Fast path on the bytes of the usual tags; anything else (or another atom encoding) by text.
+    const kind = traceTag(c) ?? tagByText(c.atomText());
+    if (kind === undefined) {
+      c.pos = tagAt;
+      throw new Malformed(`unknown trace tag ${c.atomText()}`, tagAt);
+    }
+    const tag = kind;
     const want = kind === 'return' || kind === 'exception' || kind === 'send' || kind === 'send_to_dead' || kind === 'spawn' || kind === 'spawned' ? 6 : 5;
     // A call traced with a match-spec `message` action carries one more element; it is ignored.
     if (arity !== want && !(kind === 'call' && arity === 6)) throw new Malformed(`trace_ts ${tag} with ${arity} elements`, at);

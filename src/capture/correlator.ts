@@ -81,11 +81,14 @@ interface Wait {
   batchNo: number;
   /** Set when taken: its entry in the eviction order is then stale. */
   taken: boolean;
+  /** The next wait with the same key (a FIFO per key, linked through the waits themselves). */
+  next: Wait | null;
 }
 
 /** FIFO queues of waits by (receiver, hash), with a global bound on how many are kept. */
 class Waits {
-  private readonly map = new Map<number, Wait[]>();
+  /** Head of each key's FIFO (one allocation per wait: the wait itself). */
+  private readonly map = new Map<number, Wait>();
   /** Every wait in insertion order (taken ones included until compacted), for eviction. */
   private order: Wait[] = [];
   private orderHead = 0;
@@ -114,10 +117,14 @@ class Waits {
       off: m.off,
       batchNo: this.batchNo,
       taken: false,
+      next: null,
     };
-    const q = this.map.get(key);
-    if (q === undefined) this.map.set(key, [w]);
-    else q.push(w);
+    let q = this.map.get(key);
+    if (q === undefined) this.map.set(key, w);
+    else {
+      while (q.next !== null) q = q.next;
+      q.next = w;
+    }
     this.order.push(w);
     this.size++;
     if (this.size > this.cap) this.evictOldest();
@@ -126,32 +133,35 @@ class Waits {
   /** The oldest wait for these bytes on this receiver, removed; -1 if none. */
   take(receiver: number, m: MsgKey, buf: Buffer): number {
     const key = keyOf(receiver, m.h1);
-    const q = this.map.get(key);
-    if (q === undefined) return -1;
-    for (let k = 0; k < q.length; k++) {
-      const w = q[k]!;
+    let prev: Wait | null = null;
+    for (let w = this.map.get(key) ?? null; w !== null; prev = w, w = w.next) {
       if (w.receiver !== receiver || w.len !== m.len || w.h1 !== m.h1 || w.h2 !== m.h2) continue;
       if (w.src !== null ? !sameBytes(w.src, w.off, w.len, buf, m.off) : w.bytes !== null && !sameBytes(w.bytes, 0, w.len, buf, m.off)) continue;
-      if (k === 0) q.shift();
-      else q.splice(k, 1);
-      if (q.length === 0) this.map.delete(key);
-      this.size--;
+      this.unlink(key, prev, w);
       w.taken = true;
+      w.src = null;
       return w.id;
     }
     return -1;
+  }
+
+  private unlink(key: number, prev: Wait | null, w: Wait): void {
+    if (prev !== null) prev.next = w.next;
+    else if (w.next !== null) this.map.set(key, w.next);
+    else this.map.delete(key);
+    w.next = null;
+    this.size--;
   }
 
   private evictOldest(): void {
     while (this.orderHead < this.order.length) {
       const w = this.order[this.orderHead++]!;
       if (w.taken) continue;
+      let prev: Wait | null = null;
+      for (let x = this.map.get(w.key) ?? null; x !== null && x !== w; x = x.next) prev = x;
+      this.unlink(w.key, prev, w);
       w.taken = true;
       w.src = null;
-      const q = this.map.get(w.key)!;
-      q.splice(q.indexOf(w), 1);
-      if (q.length === 0) this.map.delete(w.key);
-      this.size--;
       this.stats.evicted++;
       break;
     }
@@ -212,17 +222,31 @@ interface MsgKey {
 }
 
 function msgKey(buf: Buffer, off: number, len: number, out: MsgKey): MsgKey {
+  // Four bytes a step (murmur3's mixing), then the tail: this runs for every send and receive.
   let h1 = 0x811c9dc5 ^ len;
   const e = off + len;
-  for (let i = off; i < e; i++) h1 = Math.imul(h1 ^ buf[i]!, 0x01000193);
+  const e4 = off + (len & ~3);
+  let i = off;
+  for (; i < e4; i += 4) {
+    let k = buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h1 ^= Math.imul(k, 0x1b873593);
+    h1 = (h1 << 13) | (h1 >>> 19);
+    h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
+  }
+  for (; i < e; i++) h1 = Math.imul(h1 ^ buf[i]!, 0x01000193);
+  h1 ^= h1 >>> 16;
+  h1 = Math.imul(h1, 0x85ebca6b);
+  h1 ^= h1 >>> 13;
   let h2 = 0;
   if (len > MAX_COPIED) {
     h2 = 0x9747b28c ^ len;
-    for (let i = off; i < e; i++) h2 = Math.imul(h2 + buf[i]!, 0x5bd1e995) ^ (h2 >>> 15);
+    for (let j = off; j < e; j++) h2 = Math.imul(h2 + buf[j]!, 0x5bd1e995) ^ (h2 >>> 15);
   }
   out.off = off;
   out.len = len;
-  out.h1 = (h1 ^ (h1 >>> 16)) >>> 0;
+  out.h1 = h1 >>> 0;
   out.h2 = h2 >>> 0;
   return out;
 }

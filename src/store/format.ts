@@ -24,8 +24,9 @@
  * "none". Offsets are into the block's payload. `payWrap`/`auxWrap` > 0 mean the bytes are the
  * elements of a tuple of that arity (its 2-byte header is not stored).
  *
- * `payload` is the batches as received from the agent, concatenated: each payload is stored as the
- * exact ETF bytes the target wrote, and nothing is copied per event on the way in.
+ * `payload` is every event's payload and aux bytes, packed: each is stored as the exact ETF bytes the
+ * target wrote (term_to_binary of the batch, without the version byte); the event headers, already
+ * in the columns, are not kept twice.
  */
 
 import { SCHEMA_VERSION } from '../capture/event.js';

@@ -12,7 +12,8 @@
  * each checksum, and stops at the first block that is torn or damaged: everything before it is
  * served, and meta.errors says what was ignored. Payload checksums are checked for the last two
  * blocks at open (where a torn write lands) and for any other block the first time one of its
- * payloads is read. The per-pid index is built at open (a counting sort of the pid column).
+ * payloads is read (streamed, once). Payloads are then read by 16 KiB pages through an LRU cache.
+ * The per-pid index is built at open (a counting sort of the pid column).
  */
 
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
@@ -37,6 +38,9 @@ import {
 } from './format.js';
 import type { ProcessInfo, Recording, RecordingMeta } from './types.js';
 
+/** Payload page size of the read cache. */
+const PAGE = 16 * 1024;
+
 interface Block {
   firstId: number;
   count: number;
@@ -49,7 +53,7 @@ interface Block {
 }
 
 export interface OpenOptions {
-  /** Bytes of block payloads kept in memory for event(); default 256 MiB. */
+  /** Bytes of payload pages kept in memory for event(); default 64 MiB. */
   cacheBytes?: number;
 }
 
@@ -83,7 +87,7 @@ class FileRecording implements Recording {
     readonly dir: string,
     opts: OpenOptions,
   ) {
-    this.cacheBytes = opts.cacheBytes ?? 256 * 1024 * 1024;
+    this.cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
     let metaText: string;
     try {
       metaText = readFileSync(join(dir, META_FILE), 'utf8');
@@ -239,7 +243,7 @@ class FileRecording implements Recording {
     // A torn write lands at the end: check the last blocks' payloads now, dropping bad ones.
     for (let k = this.blocks.length - 1; k >= Math.max(0, this.blocks.length - 2); k--) {
       const b = this.blocks[k]!;
-      if (this.loadPayload(b, false) !== null) continue;
+      if (this.verify(b, false)) continue;
       const dropped = this.blocks.splice(k);
       const lost = dropped.reduce((s, x) => s + x.count, 0);
       count -= lost;
@@ -275,36 +279,66 @@ class FileRecording implements Recording {
     return true;
   }
 
-  /** The block's payload bytes, read and checked once, then cached; null if the checksum fails and !mustThrow. */
-  private loadPayload(b: Block, mustThrow: boolean): Buffer | null {
-    const k = b.firstId;
-    const hit = this.cache.get(k);
-    if (hit !== undefined) {
-      // Move to the back: the Map's order is the LRU order.
-      this.cache.delete(k);
-      this.cache.set(k, hit);
-      return hit;
-    }
-    const buf = Buffer.allocUnsafe(b.payLen);
+  /**
+   * Checks the block's payload checksum once, streaming it through a 1 MiB buffer (blocks can be
+   * tens of MB: they are never held whole). Returns false, or throws when `mustThrow`, if it fails.
+   */
+  private verify(b: Block, mustThrow: boolean): boolean {
+    if (b.verified) return true;
+    const chunk = Buffer.allocUnsafe(Math.min(b.payLen, 1 << 20));
+    let crc = 0;
     let got = 0;
     while (got < b.payLen) {
-      const r = readSync(this.fd, buf, got, b.payLen - got, b.payPos + got);
+      const r = readSync(this.fd, chunk, 0, Math.min(chunk.length, b.payLen - got), b.payPos + got);
       if (r === 0) break;
+      crc = crc32(chunk, 0, r, crc);
       got += r;
     }
-    if (got !== b.payLen || (!b.verified && crc32(buf) !== b.payCrc)) {
-      if (!mustThrow) return null;
+    if (got !== b.payLen || crc !== b.payCrc) {
+      if (!mustThrow) return false;
       throw new RecordingFormatError(
         `${join(this.dir, EVENTS_FILE)}: the payloads of events ${b.firstId}..${b.firstId + b.count - 1} are damaged (checksum mismatch); their headers are still readable`,
       );
     }
     b.verified = true;
-    this.cache.set(k, buf);
-    this.cacheUsed += buf.length;
-    while (this.cacheUsed > this.cacheBytes && this.cache.size > 1) {
-      const [oldKey, old] = this.cache.entries().next().value as [number, Buffer];
-      this.cache.delete(oldKey);
-      this.cacheUsed -= old.length;
+    return true;
+  }
+
+  /**
+   * Bytes [off, off + len) of the block's payload. Reads go through a cache of PAGE-sized pages
+   * (neighbouring events share pages); a range that crosses a page boundary is read on its own.
+   */
+  private payloadRange(b: Block, off: number, len: number): Buffer {
+    this.verify(b, true);
+    const page = Math.floor(off / PAGE);
+    const inPage = off - page * PAGE;
+    if (inPage + len > PAGE) return this.readAt(b.payPos + off, len);
+    const key = b.payPos + page * PAGE;
+    let buf = this.cache.get(key);
+    if (buf === undefined) {
+      buf = this.readAt(key, Math.min(PAGE, b.payLen - page * PAGE));
+      this.cache.set(key, buf);
+      this.cacheUsed += buf.length;
+      while (this.cacheUsed > this.cacheBytes && this.cache.size > 1) {
+        const [oldKey, old] = this.cache.entries().next().value as [number, Buffer];
+        this.cache.delete(oldKey);
+        this.cacheUsed -= old.length;
+      }
+    } else {
+      // Move to the back: the Map's order is the LRU order.
+      this.cache.delete(key);
+      this.cache.set(key, buf);
+    }
+    return buf.subarray(inPage, inPage + len);
+  }
+
+  private readAt(pos: number, len: number): Buffer {
+    const buf = Buffer.allocUnsafe(len);
+    let got = 0;
+    while (got < len) {
+      const r = readSync(this.fd, buf, got, len - got, pos + got);
+      if (r === 0) throw new RecordingFormatError(`${join(this.dir, EVENTS_FILE)} ends at byte ${pos + got}, inside a block that was whole when opened`);
+      got += r;
     }
     return buf;
   }
@@ -331,8 +365,7 @@ class FileRecording implements Recording {
     const opt = (v: number): number | null => (v === NONE32 ? null : v);
     const bytes = (off: number, len: number, wrap: number): Buffer | undefined => {
       if (len === NONE32) return undefined;
-      const pay = this.loadPayload(b, true)!;
-      const s = pay.subarray(off, off + len);
+      const s = this.payloadRange(b, off, len);
       if (wrap === 0) return s;
       const out = Buffer.allocUnsafe(len + 2);
       out[0] = 104;

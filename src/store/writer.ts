@@ -37,6 +37,7 @@ import {
   FILE_HEADER_SIZE,
   META_FILE,
   pad8,
+  NONE32,
   RecordingWriteError,
   type BlockDict,
 } from './format.js';
@@ -288,12 +289,24 @@ export class RecordingWriter {
     const cols = colViews(meta.buffer, dictLen, n);
     const byKind = new Float64Array(KIND_BY_CODE.length);
     let at = 0;
-    let payBase = 0;
-    const bins: Buffer[] = [];
-    let payCrc = 0;
+    // Only the payload and aux bytes are kept, packed: the event headers (trace_ts, pids, MFAs,
+    // timestamps) are already in the columns, and are about half of a batch's bytes.
+    let payBytes = 0;
+    for (const s of segs) {
+      const b = s.batch;
+      for (let i = 0; i < b.count; i++) {
+        const pl = b.payLen[i]!;
+        const al = b.auxLen[i]!;
+        if (pl !== NONE32) payBytes += pl;
+        if (al !== NONE32) payBytes += al;
+      }
+    }
+    const pay = Buffer.allocUnsafeSlow(payBytes);
+    let w = 0;
     for (const s of segs) {
       const b = s.batch;
       const c = b.count;
+      const bin = b.bin;
       cols.ts.set(b.ts, at);
       cols.pid.set(b.pid, at);
       cols.mfa.set(b.mfa, at);
@@ -306,15 +319,24 @@ export class RecordingWriter {
       cols.payWrap.set(b.payWrap, at);
       cols.auxWrap.set(b.auxWrap, at);
       for (let i = 0; i < c; i++) {
-        cols.payOff[at + i] = b.payOff[i]! + payBase;
-        cols.auxOff[at + i] = b.auxOff[i]! + payBase;
         byKind[b.kind[i]!]++;
+        const pl = b.payLen[i]!;
+        if (pl === NONE32) cols.payOff[at + i] = 0;
+        else {
+          cols.payOff[at + i] = w;
+          w = copyInto(pay, w, bin, b.payOff[i]!, pl);
+        }
+        const al = b.auxLen[i]!;
+        if (al === NONE32) cols.auxOff[at + i] = 0;
+        else {
+          cols.auxOff[at + i] = w;
+          w = copyInto(pay, w, bin, b.auxOff[i]!, al);
+        }
       }
       at += c;
-      payBase += b.bin.length;
-      bins.push(b.bin);
-      payCrc = crc32(b.bin, 0, b.bin.length, payCrc);
     }
+    const payCrc = crc32(pay);
+    const payBase = payBytes;
     const header = Buffer.alloc(BLOCK_HEADER_SIZE);
     header.writeUInt32LE(BLOCK_MAGIC, 0);
     header.writeUInt32LE(firstId, 4);
@@ -328,7 +350,7 @@ export class RecordingWriter {
     const pos = this.fileEnd;
     const total = BLOCK_HEADER_SIZE + meta.length + payBase;
     try {
-      await this.file.writev([header, Buffer.from(meta.buffer, meta.byteOffset, meta.byteLength), ...bins], pos);
+      await this.file.writev([header, Buffer.from(meta.buffer, meta.byteOffset, meta.byteLength), pay], pos);
       if (this.fsyncMode === 'always') await this.file.sync();
     } catch (e) {
       const err = this.fail(e, `writing ${n} events (ids ${firstId}..${firstId + n - 1}, ${total} bytes at byte ${pos} of ${EVENTS_FILE})`);
@@ -376,6 +398,16 @@ export class RecordingWriter {
     await this.fs.writeFile(tmp, Buffer.from(JSON.stringify(this.meta, null, 2) + '\n', 'utf8'), this.fsyncMode === 'always');
     await this.fs.rename(tmp, path);
   }
+}
+
+/** Copies src[from, from + n) to dst at `at`; returns the end. Small copies stay in JavaScript. */
+function copyInto(dst: Buffer, at: number, src: Buffer, from: number, n: number): number {
+  if (n <= 48) {
+    for (let i = 0; i < n; i++) dst[at + i] = src[from + i]!;
+  } else {
+    src.copy(dst, at, from, from + n);
+  }
+  return at + n;
 }
 
 /** The real file system. */
