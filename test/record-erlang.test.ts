@@ -17,11 +17,12 @@ import { startCliProcess } from './support/cliProcess.js';
 const COUNTER = `
 -module(es_counter).
 -behaviour(gen_server).
--export([start/0, bump/1, work/1, init/1, handle_call/3, handle_cast/2]).
+-export([start/0, bump/1, work/1, echo/1, init/1, handle_call/3, handle_cast/2]).
 start() -> gen_server:start({local, es_counter}, es_counter, #{n => 0, last => none}, []).
 bump(By) -> gen_server:call(es_counter, {bump, By}).
 work(0) -> done;
 work(N) -> {ok, _} = bump(N rem 3), work(N - 1).
+echo(X) -> X.
 init(S) -> {ok, S}.
 handle_call({bump, By}, _From, #{n := N} = S) -> {reply, {ok, N + By}, S#{n := N + By, last := By}}.
 handle_cast(_, S) -> {noreply, S}.
@@ -154,6 +155,46 @@ describe('record a plain Erlang node', () => {
     const h = await runCli(['history', out, '--json', '--limit', '0']);
     assert.equal(h.code, 0, h.stderr);
     assert.ok(h.stdout.trim().split('\n').length > 50, 'events flushed before the kill are readable');
+  });
+
+  it('a limit stops the recording on the target and says so in the summary and in the recording', async () => {
+    await node.eval(`W = spawn(fun L() -> es_counter:work(3), L() end), register(es_flood, W), ok`);
+    try {
+      const out = join(tmp, 'limited');
+      const r = await runCli(['record', '--node', node.name, '--out', out, '--module', 'es_counter', '--max-events', '300', '--duration', '30s', '--json'], env());
+      assert.equal(r.code, 0, r.stderr);
+      const s = JSON.parse(r.stdout) as { stop_reason: string; stop_detail: string; events: number; by_kind: Record<string, number> };
+      assert.equal(s.stop_reason, 'max_events');
+      assert.match(s.stop_detail, /max_events/);
+      assert.equal(s.by_kind['limit'], 1);
+      assert.ok(s.events <= 301, `at most the cap and the limit event: ${s.events}`);
+      const h = await runCli(['history', out, '--kind', 'limit']);
+      assert.match(h.stdout, /LIMIT .*max_events/);
+      const meta = JSON.parse(readFileSync(join(out, 'meta.json'), 'utf8')) as { stopReason: string };
+      assert.equal(meta.stopReason, 'max_events');
+      // Tracing is off on the node: the flood goes on untraced.
+      assert.equal(await node.eval(`erlang:trace_info(whereis(es_flood), flags)`), '{flags,[]}');
+    } finally {
+      await node.eval(`exit(whereis(es_flood), kill), ok`);
+    }
+  });
+
+  it('cuts a captured term larger than --max-term and says how much was cut', async () => {
+    const out = join(tmp, 'truncated');
+    const rec = startCliProcess(['record', '--node', node.name, '--out', out, '--function', 'es_counter.echo/1', '--max-term', '1KiB', '--duration', '30s', '--json'], env());
+    await rec.waitFor(/Ctrl-C to stop/);
+    await node.eval(`B = binary:copy(<<"x">>, 100000), B = es_counter:echo(B), ok`);
+    await new Promise((r) => setTimeout(r, 200));
+    rec.child.kill('SIGINT');
+    const r = await rec.done;
+    assert.equal(r.code, 0, rec.output());
+    const s = JSON.parse(r.stdout) as { truncated: number };
+    assert.ok(s.truncated >= 2, 'the argument and the result');
+    const h = await runCli(['history', out, '--json', '--limit', '0']);
+    const rows = h.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; args?: string; result?: string });
+    const call = rows.find((e) => e.kind === 'call')!;
+    assert.match(call.args ?? '', /cut: 1\d\d,\d\d\d bytes/);
+    assert.ok((call.args ?? '').length < 3000, 'the rendering is small');
   });
 
   it('says what is wrong: wrong cookie, unknown module, unknown function, bad filter, dangerous request', async () => {
