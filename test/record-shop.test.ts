@@ -24,6 +24,7 @@ interface HistoryRow {
   args?: string;
   result?: string;
   reason?: string;
+  stack?: string[];
   message?: string;
   state?: string;
   link?: number | null;
@@ -100,7 +101,13 @@ describe('record the example shop and travel through it', () => {
     assert.equal(runs.length, 27 + 7, 'orders + failed checkouts of seed 42');
     const crashes = rows.filter((e) => e.kind === 'exception' && e.mfa === 'Shop.Pricing.unit_price/2');
     assert.equal(crashes.length, 5);
-    for (const c of crashes) assert.match(c.reason ?? '', /badarith|ArithmeticError/);
+    for (const c of crashes) {
+      assert.match(c.reason ?? '', /badarith|ArithmeticError/);
+      // The traced frames it went through, innermost first, down to the checkout itself.
+      assert.equal(c.stack?.[0], 'Shop.Pricing.unit_price/2');
+      assert.equal(c.stack?.at(-1), 'Shop.Checkout.run/1');
+      assert.ok(c.stack!.includes('Shop.Pricing.quote/1'));
+    }
     // Each crash is linked to its call, and the call ran in a Task that then died.
     const byId = new Map(rows.map((e) => [e.id, e]));
     for (const c of crashes) {

@@ -147,6 +147,7 @@ export function eventJson(e: StoredEvent, r: Renderer): Record<string, unknown> 
       const { cls, reason } = classAndReason(e.payload());
       o.class = cls;
       o.reason = r.term(reason);
+      o.stack = tracedStack(e, r);
       break;
     }
     case 'send':
@@ -228,4 +229,22 @@ function limitText(p: Term | undefined, r: Renderer): string {
     return `${p.elements[0].name} = ${r.term(p.elements[1])}${action instanceof Atom ? `, ${action.name}` : ` ${r.term(action)}`}`;
   }
   return r.term(p);
+}
+
+/**
+ * The traced frames an exception went through, innermost first: its own call, then the calls open
+ * around it on that process (the BEAM's exception_from carries no stacktrace; the process's exit
+ * reason does, when it dies of it).
+ */
+function tracedStack(e: StoredEvent, r: Renderer): string[] {
+  const out: string[] = [];
+  let id: number | null = e.link;
+  for (let guard = 0; id !== null && guard < 10_000; guard++) {
+    const call = r.recording.event(id);
+    if (call.mfa !== null) out.push(formatMfa(call.mfa));
+    // Parent ids point backwards; anything else is a damaged recording, not a reason to loop.
+    if (call.parent !== null && call.parent >= call.id) break;
+    id = call.parent;
+  }
+  return out;
 }
