@@ -31,14 +31,26 @@ export const NONE = 0xffffffff;
 // ------------------------------------------------------------------------------------------------
 
 /**
- * One id per distinct pid, dense from 0, with a byte-keyed cache in front: a pid met again costs a
- * hash of its ~25 bytes and a compare, never a Pid object or a string. Two encodings of the same pid
- * (PID_EXT vs NEW_PID_EXT) still get one id, through the canonical key map behind the cache.
+ * One id per distinct pid, dense from 0. A pid met again costs a compare of its node's atom bytes
+ * with the last node seen and a probe of an integer hash table on (node, id, serial, creation):
+ * never a Pid object, a string or a hash over bytes. Two encodings of the same pid (PID_EXT vs
+ * NEW_PID_EXT, ATOM_EXT vs SMALL_ATOM_UTF8_EXT node) still get one id: nodes are keyed by name.
  */
 export class PidTable {
   private readonly list: Pid[] = [];
   private readonly byKey = new Map<string, number>();
-  private readonly cache = new ByteCache();
+  /** Node atom encodings seen (bytes of the whole atom term) and the node index of each. */
+  private readonly nodeBytes: Uint8Array[] = [];
+  private readonly nodeIndexOf: number[] = [];
+  private readonly nodeNames: string[] = [];
+  private lastNode = -1;
+  // Open addressing on (node, id, serial, creation) → pid id + 1 (0 = empty).
+  private slots = new Int32Array(4096);
+  private kNode = new Int32Array(4096);
+  private kId = new Uint32Array(4096);
+  private kSerial = new Uint32Array(4096);
+  private kCreation = new Uint32Array(4096);
+  private used = 0;
 
   get size(): number {
     return this.list.length;
@@ -72,16 +84,97 @@ export class PidTable {
     return this.list.slice(from);
   }
 
-  /** The id of the pid whose encoding is buf[start, end). */
+  /**
+   * The id of the pid whose encoding is buf[start, end) (NEW_PID_EXT or PID_EXT, bounds already
+   * checked by the caller, e.g. EtfCursor.pidEnd).
+   */
   internBytes(buf: Buffer, start: number, end: number): number {
-    const hit = this.cache.get(buf, start, end, 0);
-    if (hit >= 0) return hit;
+    const tag = buf[start];
+    const tail = tag === 88 ? 12 : 9;
+    const ns = start + 1;
+    const ne = end - tail;
+    const node = this.nodeAt(buf, ns, ne);
+    const id = u32be(buf, ne);
+    const serial = u32be(buf, ne + 4);
+    const creation = tag === 88 ? u32be(buf, ne + 8) : buf[ne + 8]!;
+    const mask = this.slots.length - 1;
+    let i = pidHash(node, id, serial, creation) & mask;
+    for (;;) {
+      const v = this.slots[i]!;
+      if (v === 0) break;
+      if (this.kId[i] === id && this.kSerial[i] === serial && this.kNode[i] === node && this.kCreation[i] === creation) return v - 1;
+      i = (i + 1) & mask;
+    }
     const pid = decodeBody(buf, start).term;
     if (!(pid instanceof Pid)) throw new EtfError('BAD_TAG', 'expected a pid', start);
-    const id = this.add(pid);
-    this.cache.put(buf, start, end, 0, id);
-    return id;
+    const pidId = this.add(pid);
+    this.slots[i] = pidId + 1;
+    this.kNode[i] = node;
+    this.kId[i] = id;
+    this.kSerial[i] = serial;
+    this.kCreation[i] = creation;
+    if (++this.used * 2 > this.slots.length) this.grow();
+    return pidId;
   }
+
+  /** Index of the node whose atom term is buf[s, e), by name. */
+  private nodeAt(buf: Buffer, s: number, e: number): number {
+    const n = e - s;
+    const last = this.lastNode;
+    if (last >= 0 && sameRange(this.nodeBytes[last]!, buf, s, n)) return this.nodeIndexOf[last]!;
+    for (let k = 0; k < this.nodeBytes.length; k++) {
+      if (sameRange(this.nodeBytes[k]!, buf, s, n)) {
+        this.lastNode = k;
+        return this.nodeIndexOf[k]!;
+      }
+    }
+    const c = new EtfCursor(buf);
+    c.pos = s;
+    const name = c.atomText();
+    let idx = this.nodeNames.indexOf(name);
+    if (idx < 0) idx = this.nodeNames.push(name) - 1;
+    this.nodeBytes.push(Uint8Array.prototype.slice.call(buf, s, e));
+    this.nodeIndexOf.push(idx);
+    this.lastNode = this.nodeBytes.length - 1;
+    return idx;
+  }
+
+  private grow(): void {
+    const old = { slots: this.slots, kNode: this.kNode, kId: this.kId, kSerial: this.kSerial, kCreation: this.kCreation };
+    const size = old.slots.length * 2;
+    this.slots = new Int32Array(size);
+    this.kNode = new Int32Array(size);
+    this.kId = new Uint32Array(size);
+    this.kSerial = new Uint32Array(size);
+    this.kCreation = new Uint32Array(size);
+    const mask = size - 1;
+    for (let j = 0; j < old.slots.length; j++) {
+      const v = old.slots[j]!;
+      if (v === 0) continue;
+      let i = pidHash(old.kNode[j]!, old.kId[j]!, old.kSerial[j]!, old.kCreation[j]!) & mask;
+      while (this.slots[i] !== 0) i = (i + 1) & mask;
+      this.slots[i] = v;
+      this.kNode[i] = old.kNode[j]!;
+      this.kId[i] = old.kId[j]!;
+      this.kSerial[i] = old.kSerial[j]!;
+      this.kCreation[i] = old.kCreation[j]!;
+    }
+  }
+}
+
+const u32be = (b: Uint8Array, p: number): number => ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+
+function pidHash(node: number, id: number, serial: number, creation: number): number {
+  let h = Math.imul(id ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ serial, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ creation ^ (node << 24), 0x27d4eb2f);
+  return (h ^ (h >>> 15)) >>> 0;
+}
+
+function sameRange(key: Uint8Array, buf: Uint8Array, s: number, n: number): boolean {
+  if (key.length !== n) return false;
+  for (let j = 0; j < n; j++) if (key[j] !== buf[s + j]) return false;
+  return true;
 }
 
 /** One id per distinct {module, function, arity}, dense from 0. */

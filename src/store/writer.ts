@@ -223,8 +223,9 @@ export class RecordingWriter {
       err = e;
     }
     this.closed = true;
-    this.meta.status = status;
-    this.meta.stopReason = stopReason;
+    // A recording whose writing failed is not complete, whatever the caller thought.
+    this.meta.status = this.failed !== null ? 'interrupted' : status;
+    this.meta.stopReason = this.failed !== null && stopReason === null ? 'write_failed' : stopReason;
     this.meta.endedAt = Date.now();
     try {
       if (this.fsyncMode !== 'never' && this.failed === null) await this.file.sync();
