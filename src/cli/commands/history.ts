@@ -11,6 +11,8 @@ import { INSPECT_DEFAULTS, Renderer } from '../render/format.js';
 import { EXIT_OK, UsageError, type Command, type CommandIO, type ParsedValues } from '../usage.js';
 import { checkEventId, intOption, parseTimePoint, pidOption, withRecording, writeOut } from './queryArgs.js';
 
+const MAX_PID_COLUMN = 36;
+
 const DEFAULT_LIMIT = 1000;
 
 export const historyCommand: Command = {
@@ -77,7 +79,14 @@ export async function executeHistory(rec: Recording, values: ParsedValues, io: C
   const r = new Renderer(rec, json ? { ...INSPECT_DEFAULTS, full } : { full });
   // The pid column is as wide as the widest process label, so that columns line up from the first
   // line on although the events are streamed.
-  const pidColumn = pid === undefined && !json ? Math.max(0, ...rec.processes().map((p) => r.pid(p.pid).length)) : false;
+  // The widest pid (with its name) sets the column, up to a cap: one long registered name should not
+  // push every line to the right. A loop, not Math.max(...spread): a recording may hold 1e6 processes.
+  let pidColumn: number | false = false;
+  if (pid === undefined && !json) {
+    let w = 0;
+    for (const p of rec.processes()) w = Math.max(w, r.pid(p.pid).length);
+    pidColumn = Math.min(w, MAX_PID_COLUMN);
+  }
   // One more than asked tells whether there is more, to say so.
   const wanted = limit === 0 ? Infinity : limit + 1;
   let shown = 0;
