@@ -66,14 +66,17 @@ export interface Mfa {
  * | spawn | `{m, f, args}` | — | child | — |
  * | spawned | `{m, f, args}` | — | parent | the parent's spawn event |
  * | exit | reason | — | — | — |
- * | link, unlink, getting_* | — | — | other pid | — |
+ * | link, unlink, getting_* | the other end when it is a port (else —) | — | other pid | — |
  * | register, unregister | name | — | — | — |
  * | state_init | state | — | — | — |
  * | state | state after | `{raw_message, reply}` (`reply` is `{:reply, r}`, `:noreply` or `:statem`) | — | the receive of that message, when traced |
- * | limit | `{name, value, action}` | — | — | — |
+ * | limit | `{name, value, action}` (its `pid` is the agent's relay) | — | — | — |
  *
  * `parent` is the innermost call that was open on the same pid when the event happened (for a call,
  * its caller among traced calls; for a return, the same as its call's parent).
+ *
+ * `mfa` is set for call, return and exception (the function) and for spawn and spawned (the
+ * initial call, with the arity of its argument list); null otherwise.
  */
 export interface StoredEvent {
   /** Dense, from 0, in order of arrival. */
