@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNode, type BeamNode } from './support/beam.js';
-import { runCli } from './support/cli.js';
+import { spawn } from 'node:child_process';
+import { CLI, runCli } from './support/cli.js';
 import { startCliProcess } from './support/cliProcess.js';
 
 // A counter gen_server and a worker that calls it, in Erlang.
@@ -195,6 +196,30 @@ describe('record a plain Erlang node', () => {
     const call = rows.find((e) => e.kind === 'call')!;
     assert.match(call.args ?? '', /cut: 1\d\d,\d\d\d bytes/);
     assert.ok((call.args ?? '').length < 3000, 'the rendering is small');
+  });
+
+  it('on a terminal it shows a live line with events, rate, drops and elapsed time', async () => {
+    await node.eval(`W = spawn(fun L() -> es_counter:work(3), timer:sleep(1), L() end), register(es_tty, W), ok`);
+    try {
+      const out = join(tmp, 'tty');
+      // util-linux script(1) gives the command a pseudo-terminal, as a person's shell would.
+      const cmd = [CLI, 'record', '--node', node.name, '--out', out, '--module', 'es_counter', '--duration', '2s'].map((a) => `'${a}'`).join(' ');
+      const r = await new Promise<{ code: number | null; text: string }>((resolve, reject) => {
+        const child = spawn('script', ['-qfec', `'${process.execPath}' ${cmd}`, '/dev/null'], { env: { ...process.env, ...env() } });
+        let text = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (text += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (text += d));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, text }));
+      });
+      assert.equal(r.code, 0, r.text);
+      const live = r.text.split('\r').filter((l) => /^\x1b\[2Krecording /.test(l));
+      assert.ok(live.length >= 3, `several updates of the live line:\n${JSON.stringify(r.text)}`);
+      assert.match(live.at(-1)!, /recording \S+ {2}[\d,]+ events {2}[\d,]+\/s {2}dropped 0 {2}\d+\.\ds/);
+      assert.match(r.text, /Recorded .* into /);
+    } finally {
+      await node.eval(`exit(whereis(es_tty), kill), ok`);
+    }
   });
 
   it('says what is wrong: wrong cookie, unknown module, unknown function, bad filter, dangerous request', async () => {
