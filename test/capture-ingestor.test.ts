@@ -61,7 +61,7 @@ test('counts: stored, buffer_full, malformed, missing batches, after_stop', asyn
   }
 });
 
-test('ingest never waits on the disk, and the timer alone writes', async () => {
+test('ingest never waits on the disk (memory stays bounded, drops are counted), and the timer alone writes', async () => {
   const dir = await makeTempDir('ingestor-slow');
   try {
     let release: () => void = () => undefined;
@@ -81,7 +81,7 @@ test('ingest never waits on the disk, and the timer alone writes', async () => {
       },
     };
     const w = await writer(dir, slowFs);
-    const ing = new Ingestor({ writer: w, flushMs: 5, flushEvents: 50 });
+    const ing = new Ingestor({ writer: w, flushMs: 5, flushEvents: 50, bufferEvents: 500 });
     ing.ingest(1, batch(100));
     await new Promise((r) => setTimeout(r, 50));
     // A flush is stuck in the disk; ingest still returns at once.
@@ -93,7 +93,11 @@ test('ingest never waits on the disk, and the timer alone writes', async () => {
     await new Promise((r) => setTimeout(r, 100));
     assert.ok(w.flushedCount > 0, 'the timer flushed without being asked');
     await ing.close();
-    assert.equal(w.meta.counts.stored, 2000);
+    // Memory stayed bounded while the disk was stuck: what did not fit was dropped and counted.
+    const c = w.meta.counts;
+    assert.ok(c.dropped.buffer_full > 0);
+    assert.ok(c.dropped.buffer_full <= 2000 - 500 - 100, `dropped ${c.dropped.buffer_full}`);
+    assert.equal(c.stored + c.dropped.buffer_full, 2000);
   } finally {
     await removeDir(dir);
   }

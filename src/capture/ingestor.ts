@@ -8,9 +8,9 @@
  *   await ing.flush();                                     // everything so far is on disk
  *   await ing.close('complete', 'stopped');
  *
- * `ingest` parses the batch at once (cheap: headers and byte ranges) and queues it; a timer (every
- * `flushMs`, or sooner when `flushEvents` are waiting) correlates queued batches, hands them to the
- * writer and starts a flush, one at a time. When the writer falls behind and the buffer is full,
+ * `ingest` parses the batch at once (cheap: headers and byte ranges) and queues it; right after the
+ * socket reads of that turn of the event loop, queued batches are correlated and handed to the
+ * writer, which writes a block when `flushEvents` are waiting or every `flushMs`, one at a time. When the writer falls behind and the buffer is full,
  * whole batches are dropped and counted as `buffer_full`, so the link's handler never blocks, and
  * the node being debugged never waits for our disk.
  *
@@ -33,7 +33,10 @@ export interface IngestorOptions {
   flushMs?: number;
   /** Write as soon as this many events wait; default 100,000. */
   flushEvents?: number;
-  /** Events the buffer holds before dropping; default 2,000,000. */
+  /**
+   * Events the ring buffer holds before dropping; default 2,000,000. At most 2 × flushEvents more
+   * wait in the writer (appended, not yet on disk).
+   */
   bufferEvents?: number;
   correlator?: CorrelatorOptions;
   /** Called once when writing fails (the recording keeps what was flushed before). */
@@ -50,6 +53,7 @@ export class Ingestor {
   private readonly relay: Pid | undefined;
   private readonly flushMs: number;
   private readonly flushEvents: number;
+  private readonly maxUnwritten: number;
   private readonly onWriteError: ((err: Error) => void) | undefined;
   private lastSeq = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -64,6 +68,7 @@ export class Ingestor {
     this.relay = opts.relay;
     this.flushMs = opts.flushMs ?? 100;
     this.flushEvents = opts.flushEvents ?? 100_000;
+    this.maxUnwritten = Math.max(2 * this.flushEvents, 1);
     this.onWriteError = opts.onWriteError;
     this.ring = new RingBuffer<ParsedBatch>(opts.bufferEvents ?? 2_000_000);
     this.correlator = new Correlator(opts.correlator);
@@ -104,10 +109,12 @@ export class Ingestor {
       counts.dropped.buffer_full += batch.count;
       return;
     }
-    if (this.ring.size >= this.flushEvents && this.soon === null) {
+    // Correlate and append soon, after the socket reads of this turn of the event loop: small
+    // steps keep the link read while the writer works.
+    if (this.soon === null) {
       this.soon = setImmediate(() => {
         this.soon = null;
-        this.tick();
+        this.step(false);
       });
     }
   }
@@ -130,7 +137,7 @@ export class Ingestor {
 
   /** Moves everything buffered into the writer and writes it; resolves when it is on disk. */
   async flush(): Promise<void> {
-    this.drain();
+    this.drain(true);
     while (this.flushing !== null) await this.flushing;
     await this.startFlush();
   }
@@ -141,7 +148,7 @@ export class Ingestor {
     this.timer = null;
     if (this.soon !== null) clearImmediate(this.soon);
     this.soon = null;
-    this.drain();
+    this.drain(true);
     this.closed = true;
     while (this.flushing !== null) await this.flushing.catch(() => undefined);
     const cs = this.correlator.stats;
@@ -154,10 +161,16 @@ export class Ingestor {
     await this.writer.close(status, stopReason);
   }
 
-  /** Correlates and appends every buffered batch (synchronous, in memory). */
-  private drain(): void {
+  /**
+   * Correlates and appends buffered batches (synchronous, in memory) while the writer holds fewer
+   * than `maxUnwritten` events: when the disk falls behind, batches stay in the ring buffer, which
+   * then fills and drops, so memory stays bounded by bufferEvents + maxUnwritten.
+   */
+  private drain(all = false): void {
     const w = this.writer;
-    for (let b = this.ring.shift(); b !== undefined; b = this.ring.shift()) {
+    while (all || w.pendingCount < this.maxUnwritten) {
+      const b = this.ring.shift();
+      if (b === undefined) break;
       const link = new Uint32Array(b.count);
       const parent = new Uint32Array(b.count);
       this.correlator.process(b, w.count, link, parent, w);
@@ -165,13 +178,19 @@ export class Ingestor {
     }
   }
 
-  private tick(): void {
+  /** Drains, and starts a flush when enough is waiting (or always, on the timer). */
+  private step(timer: boolean): void {
     this.drain();
-    if (this.flushing === null && this.writer.pendingCount > 0) {
+    const pending = this.writer.pendingCount;
+    if (this.flushing === null && pending > 0 && (timer || pending >= this.flushEvents)) {
       // A failure is reported through onWriteError and kept in writer.failed / meta.errors; the
       // timer has nobody to throw it to.
       this.startFlush().catch(() => undefined);
     }
+  }
+
+  private tick(): void {
+    this.step(true);
   }
 
   private startFlush(): Promise<void> {
@@ -179,7 +198,7 @@ export class Ingestor {
       () => {
         this.flushing = null;
         // More may have piled up while writing.
-        if (this.ring.size + this.writer.pendingCount >= this.flushEvents) this.tick();
+        this.step(false);
       },
       (e: unknown) => {
         this.flushing = null;
