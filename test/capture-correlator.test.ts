@@ -153,6 +153,19 @@ test('state links to the receive of the same raw message on the same pid, oldest
   );
 });
 
+test('a function that never returns in the trace (no return_trace) stops opening frames', () => {
+  const evs: Term[] = [];
+  for (let i = 0; i < 100; i++) evs.push(call(P, 'loop'));
+  evs.push(call(P, 'f'), other(P), ret(P, 'f'), other(P));
+  const r = run(evs);
+  // The first 64 calls nest (nothing says yet that loop never returns), then they stop.
+  assert.deepEqual(r[1], [null, 0]);
+  assert.deepEqual(r[70], [null, 63]);
+  assert.deepEqual(r[99], [null, 63]);
+  assert.deepEqual(r[101], [null, 100], 'f opened a frame');
+  assert.deepEqual(r[102], [100, 63]);
+});
+
 test('waits are bounded: the oldest are forgotten and counted', () => {
   const ctx = new ParseContext({ monoStart: '0', nativePerSec: 1e9 });
   const cor = new Correlator({ maxPending: 10 });

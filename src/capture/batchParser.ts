@@ -23,6 +23,9 @@ import { EtfCursor, skipTerm, type SplitInt } from '../erlang/etf/skip.js';
 import { Pid } from '../erlang/terms.js';
 import { EVENT_KINDS, type EventKind, type Mfa } from './event.js';
 
+/** Largest inflated size a compressed batch may declare (the agent's batches are far smaller). */
+const MAX_INFLATED = 1 << 30;
+
 /** "No value" in the u32 columns (no MFA, no peer, no payload, no link...). */
 export const NONE = 0xffffffff;
 
@@ -484,6 +487,7 @@ export function parseBatch(ctx: ParseContext, bin: Buffer, opts: ParseOptions = 
     // term_to_binary(.., [compressed]): inflate once, then ranges point into the inflated bytes.
     try {
       const size = bin.readUInt32BE(2);
+      if (size > MAX_INFLATED) throw new RangeError(`it declares ${size} bytes, over the ${MAX_INFLATED} accepted`);
       buf = inflateSync(bin.subarray(6), { maxOutputLength: size });
       if (buf.length !== size) problem = `compressed batch declares ${size} bytes but inflates to ${buf.length}`;
       pos = 0;

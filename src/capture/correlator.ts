@@ -8,7 +8,9 @@
  *   return_from / exception_from close the innermost open frame of the same MFA, and every frame
  *   above it (calls whose return was never traced: tail calls, functions traced without
  *   return_trace). A return with no such frame (tracing started mid-call) has no link, and the
- *   stack is left alone. Every other event's parent is the innermost open call of its pid.
+ *   stack is left alone. Every other event's parent is the innermost open call of its pid. A
+ *   function called more than NO_RETURN_AFTER times without a single return is taken to be
+ *   traced without return_trace: its calls then open no frame (they get a parent, but are nobody's).
  * - Messages: a send waits, keyed by receiver and message bytes, for the receive of the same bytes
  *   on that receiver (FIFO among equal messages); the receive's link is the send. The BEAM traces
  *   `receive` when the message is queued, and trace messages from two processes reach the relay in
@@ -41,7 +43,7 @@ export interface LinkSink {
 export interface CorrelatorOptions {
   /** Waits kept per kind (sends, receives, state, spawns); default 50,000. */
   maxPending?: number;
-  /** Open frames kept per pid; default 10,000 (older frames are forgotten). */
+  /** Open frames kept per pid; default 1,000 (older frames are forgotten). */
   maxStack?: number;
 }
 
@@ -60,6 +62,8 @@ export interface CorrelatorStats {
 }
 
 const MAX_COPIED = 512;
+/** Calls of an MFA without any return after which its calls no longer open frames. */
+const NO_RETURN_AFTER = 64;
 /** Batches after which a waiting message's bytes are copied out of its batch. */
 const PIN_BATCHES = 8;
 const NAMED = 0xfffffffe; // receiver key of sends to a name
@@ -265,10 +269,12 @@ export class Correlator {
   private readonly key: MsgKey = { off: 0, len: 0, h1: 0, h2: 0 };
   /** Pids whose GenServer state is traced (an es_state_init or es_state was seen): only their receives wait for a state. */
   private stateTraced = new Uint8Array(1024);
+  /** Per MFA id: [calls, returns + exceptions] seen. */
+  private mfaCounts = new Uint32Array(2048);
   private batches = 0;
 
   constructor(opts: CorrelatorOptions = {}) {
-    this.maxStack = opts.maxStack ?? 10_000;
+    this.maxStack = opts.maxStack ?? 1_000;
     this.maxPending = opts.maxPending ?? 50_000;
     this.sends = new Waits(this.maxPending, this.stats);
     this.receives = new Waits(this.maxPending, this.stats);
@@ -297,18 +303,25 @@ export class Correlator {
       let par = st === undefined || st.length === 0 ? NONE : st[st.length - 3]!;
       switch (b.kind[i]) {
         case K.call: {
+          const mfa = b.mfa[i]!;
+          // A function traced without return_trace never returns in the trace: after
+          // NO_RETURN_AFTER calls and not one return, its calls stop opening frames (else every
+          // stack would grow to maxStack, and each call would look nested in the one before).
+          const calls = this.bump(mfa, 0);
+          if (calls > NO_RETURN_AFTER && this.returnsOf(mfa) === 0) break;
           if (st === undefined) this.stacks[pid] = st = [];
           if (st.length >= this.maxStack * 3) {
             st.splice(0, 3);
             this.stats.framesDropped++;
           }
-          st.push(id, b.mfa[i]!, par);
+          st.push(id, mfa, par);
           break;
         }
         case K.return:
         case K.exception: {
-          if (st === undefined) break;
           const mfa = b.mfa[i]!;
+          this.bump(mfa, 1);
+          if (st === undefined) break;
           for (let k = st.length - 3; k >= 0; k -= 3) {
             if (st[k + 1] === mfa) {
               lk = st[k]!;
@@ -389,6 +402,24 @@ export class Correlator {
       this.receives.tidy();
       this.states.tidy();
     }
+  }
+
+  /** Counts a call (which 0) or a return/exception (which 1) of this MFA; returns the new count. */
+  private bump(mfa: number, which: 0 | 1): number {
+    if (mfa === NONE) return 0;
+    let a = this.mfaCounts;
+    if (2 * mfa + 1 >= a.length) {
+      a = new Uint32Array(Math.max(2 * mfa + 2, a.length * 2));
+      a.set(this.mfaCounts);
+      this.mfaCounts = a;
+    }
+    const k = 2 * mfa + which;
+    if (a[k]! < 0xffffffff) a[k]!++;
+    return a[k]!;
+  }
+
+  private returnsOf(mfa: number): number {
+    return this.mfaCounts[2 * mfa + 1] ?? 0;
   }
 
   private markStateTraced(pid: number): void {
