@@ -93,6 +93,29 @@ describe('record the example shop and travel through it', () => {
     assert.equal(byKind['call'], (byKind['return'] ?? 0) + (byKind['exception'] ?? 0));
   });
 
+  it('summary describes the recording with the same counts the record command printed', async () => {
+    const r = await runCli(['summary', out, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as {
+      node: string;
+      status: string;
+      stop_reason: string;
+      counts: { stored: number; received: number; dropped_total: number; by_kind: Record<string, number> };
+      top_processes: Array<{ name: string | null }>;
+    };
+    assert.equal(s.node, shop.name);
+    assert.equal(s.status, 'complete');
+    assert.equal(s.stop_reason, 'interrupted');
+    assert.equal(s.counts.stored, summary['events']);
+    assert.equal(s.counts.received, summary['received']);
+    assert.equal(s.counts.dropped_total, 0);
+    assert.deepEqual(s.counts.by_kind, summary['by_kind']);
+    assert.ok(s.top_processes.some((p) => /Shop\.Inventory/.test(p.name ?? '')), JSON.stringify(s.top_processes));
+    const text = await runCli(['summary', out]);
+    assert.match(text.stdout, /status +complete \(stopped: interrupted\)/);
+    assert.match(text.stdout, /dropped +0\n/);
+  });
+
   it('history has every checkout: 34 runs of Shop.Checkout.run/1, 5 of them crashed in Shop.Pricing.unit_price/2', async () => {
     const r = await runCli(['history', out, '--json', '--limit', '0']);
     assert.equal(r.code, 0, r.stderr);

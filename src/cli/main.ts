@@ -12,6 +12,7 @@ import { historyCommand } from './commands/history.js';
 import { stateAtCommand } from './commands/stateAt.js';
 import { callsCommand } from './commands/calls.js';
 import { flowCommand } from './commands/flow.js';
+import { summaryCommand } from './commands/summary.js';
 import {
   EXIT_FAILURE,
   EXIT_OK,
@@ -25,6 +26,7 @@ import {
 const COMMANDS: readonly Command[] = [
   infoCommand,
   recordCommand,
+  summaryCommand,
   historyCommand,
   stateAtCommand,
   callsCommand,
