@@ -222,6 +222,23 @@ describe('record a plain Erlang node', () => {
     }
   });
 
+  it('--pid new traces only processes spawned after the start', async () => {
+    const out = join(tmp, 'new');
+    const rec = startCliProcess(['record', '--node', node.name, '--out', out, '--pid', 'new', '--processes', '--duration', '30s', '--json'], env());
+    await rec.waitFor(/Ctrl-C to stop/);
+    const child = await node.eval(`P = spawn(fun() -> receive go -> exit(done_here) end end), P ! go, timer:sleep(50), pid_to_list(P)`);
+    rec.child.kill('SIGINT');
+    const r = await rec.done;
+    assert.equal(r.code, 0, rec.output());
+    const h = await runCli(['history', out, '--json', '--limit', '0']);
+    const rows = h.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; pid: string; reason?: string });
+    const pid = `#PID${child.replace(/^"|"$/g, '')}`;
+    assert.ok(rows.some((e) => e.kind === 'exit' && e.pid === pid && e.reason === ':done_here'), `${pid} exits with :done_here`);
+    // The process that was alive before (the counter) is not traced.
+    const counter = `#PID${(await node.eval(`pid_to_list(whereis(es_counter))`)).replace(/^"|"$/g, '')}`;
+    assert.ok(!rows.some((e) => e.pid === counter), 'nothing from a process that existed before');
+  });
+
   it('says what is wrong: wrong cookie, unknown module, unknown function, bad filter, dangerous request', async () => {
     const out = join(tmp, 'never');
     const wrong = await runCli(['record', '--node', node.name, '--out', out, '--module', 'es_counter', '--cookie', 'not-the-cookie']);

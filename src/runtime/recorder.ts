@@ -22,6 +22,8 @@ import { Ingestor } from '../capture/ingestor.js';
 import { RecordingWriter } from '../store/writer.js';
 import type { RecordingCounts } from '../store/types.js';
 
+export type ProcessScope = 'all' | 'new' | 'existing';
+
 export type StateTarget = { kind: 'pid'; pid: Pid } | { kind: 'name'; name: string };
 
 /** A pid as the user typed it (`<0.123.0>`), resolved against the target once we are connected. */
@@ -42,6 +44,8 @@ export interface RecordPlan {
   pids: PidText[];
   /** --name values. */
   names: string[];
+  /** --pid all / new / existing. */
+  scopes: ProcessScope[];
   /** --messages: send and receive of the selected processes. */
   messages: boolean;
   /** --processes: spawn, exit, link, unlink, register of the selected processes. */
@@ -194,6 +198,7 @@ export class Recorder {
       const selectors: ProcessSelector[] = [
         ...plan.pids.map((p): ProcessSelector => ({ kind: 'pid', pid: this.pidOf(p) })),
         ...plan.names.map((name): ProcessSelector => ({ kind: 'name', name })),
+        ...plan.scopes.map((kind): ProcessSelector => ({ kind })),
       ];
       if (selectors.length === 0) selectors.push({ kind: 'all' });
       for (const sel of selectors) this.traced.processes += await session.traceProcesses(sel, flags);

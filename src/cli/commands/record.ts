@@ -9,11 +9,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveCookie } from '../../erlang/cookie.js';
 import { withLocalHost } from '../../erlang/nodeName.js';
-import { Recorder, totalDropped, type PidText, type RecordPlan, type RecordSummary } from '../../runtime/recorder.js';
+import { Recorder, totalDropped, type PidText, type ProcessScope, type RecordPlan, type RecordSummary } from '../../runtime/recorder.js';
 import { limitOptions, limitsTable, parseLimits } from '../../runtime/limits.js';
 import { parseFunctionSpec, parseModuleSpec, parseProcessSpec, SpecError, type ProcessSpec } from '../../runtime/traceSpec.js';
 import { checkDangers, DangerError, formatRefusals, type ProcessFlag } from '../../runtime/danger.js';
 import { durationOption, EXIT_OK, requiredString, stringOption, UsageError, type Command, type ParsedValues } from '../usage.js';
+
+const SCOPES = ['all', 'new', 'existing'] as const;
 
 function strings(values: ParsedValues, name: string): string[] {
   const v = values[name];
@@ -35,7 +37,8 @@ Trace specs (at least one):
   --module M            every function of module M (Shop.Cart, :ets) with arguments and results
   --function SPEC       one function, repeatable: Shop.Cart.add/3, Shop.Cart.add, or with filters on
                         the arguments: 'Shop.Cart.add(_, "mug", qty) when qty > 5'
-  --pid PID             only these processes (<0.123.0>), repeatable; default: every process
+  --pid PID             only these processes (<0.123.0>), repeatable; default: every process;
+                        'new' for processes spawned from now on, 'existing' for those alive now
   --name NAME           only the process registered as NAME, repeatable
   --messages            messages sent and received by the selected processes
   --processes           spawns, exits (with reasons), links, unlinks and registrations
@@ -90,9 +93,12 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
     const procs = values.processes === true;
     const follow = values.follow === true;
     let calls, pids: PidText[], names: string[], states: RecordPlan['states'];
+    let scopes: ProcessScope[] = [];
     try {
       calls = [...strings(values, 'module').map(parseModuleSpec), ...strings(values, 'function').map(parseFunctionSpec)];
-      pids = strings(values, 'pid').map((p) => pidText(parseProcessSpec('pid', p)));
+      const pidArgs = strings(values, 'pid');
+      scopes = pidArgs.filter((p): p is ProcessScope => (SCOPES as readonly string[]).includes(p));
+      pids = pidArgs.filter((p) => !(SCOPES as readonly string[]).includes(p)).map((p) => pidText(parseProcessSpec('pid', p)));
       names = strings(values, 'name').map((n) => nameText(parseProcessSpec('name', n)));
       states = strings(values, 'state').map((s) =>
         /^#?(PID)?<?\d+\.\d+\.\d+>?$/.test(s)
@@ -110,10 +116,19 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
     if (calls.length > 0) flags.push('call');
     if (messages) flags.push('send', 'receive');
     if (procs) flags.push('procs');
-    const everyProcess = pids.length === 0 && names.length === 0;
-    let overridden;
+    const everyProcess = pids.length === 0 && names.length === 0 && scopes.length === 0;
+    const wide: ProcessScope[] = everyProcess ? ['all'] : scopes;
+    let overridden: ReturnType<typeof checkDangers> = [];
     try {
-      overridden = checkDangers({ calls, processes: flags.length > 0 && everyProcess ? { which: 'all', flags } : undefined }, values.force === true);
+      const requests = wide.length === 0 ? [{ calls }] : wide.map((which) => ({ calls, processes: flags.length > 0 ? { which, flags } : undefined }));
+      // The call refusals repeat for every scope; each is said once.
+      const seen = new Set<string>();
+      for (const req of requests) {
+        for (const r of checkDangers(req, values.force === true)) {
+          if (!seen.has(r.subject)) overridden.push(r);
+          seen.add(r.subject);
+        }
+      }
     } catch (err) {
       if (err instanceof DangerError) throw new UsageError(err.message, 'record');
       throw err;
@@ -128,6 +143,7 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
       returns: values['no-returns'] !== true,
       pids,
       names,
+      scopes,
       messages,
       procs,
       follow,
