@@ -2,8 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_LIMITS, LIMITS, limitOptions, limitsTable, parseLimits, type AgentLimits } from '../src/runtime/limits.js';
-import { UsageError } from '../src/cli/usage.js';
+import { DEFAULT_LIMITS, LIMITS, LimitValueError, limitOptions, limitsTable, parseLimits, type AgentLimits } from '../src/runtime/limits.js';
 
 test('every AgentLimits field has exactly one row, with a reason', () => {
   const fields: Array<keyof AgentLimits> = ['maxRate', 'maxEvents', 'maxDurationMs', 'maxMailbox', 'maxTermBytes', 'batchEvents', 'flushMs'];
@@ -58,7 +57,7 @@ test('bad values are usage errors that name the flag and give an example', () =>
   for (const [name, value, msg] of cases) {
     assert.throws(
       () => parseLimits({ [name]: value }, 'record'),
-      (e: unknown) => e instanceof UsageError && msg.test(e.message) && e.command === 'record',
+      (e: unknown) => e instanceof LimitValueError && msg.test(e.message) && e.command === 'record',
       `${name} ${value}`,
     );
   }

@@ -30,6 +30,7 @@ export { AgentError } from './loader.js';
 // PUBLIC
 // ----------------------------------------------------------------------------------------------
 
+/** The limits the engine sends to the agent's `start_session` (every one filled in); see src/runtime/limits.ts for defaults. */
 export interface AgentLimits {
   maxRate: number;
   maxEvents: number;

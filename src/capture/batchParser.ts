@@ -21,6 +21,7 @@ import { decodeBody } from '../erlang/etf/decode.js';
 import { EtfError } from '../erlang/etf/errors.js';
 import { EtfCursor, skipTerm, type SplitInt } from '../erlang/etf/skip.js';
 import { Pid } from '../erlang/terms.js';
+import { ColumnCarver } from './columns.js';
 import { EVENT_KINDS, type EventKind, type Mfa } from './event.js';
 
 /** Largest inflated size a compressed batch may declare (the agent's batches are far smaller). */
@@ -565,34 +566,18 @@ class Builder {
     n: number,
   ) {
     // One allocation for all the columns (typed array allocation dominates small batches).
-    const ab = new ArrayBuffer(n * (8 + 8 * 4 + 3));
-    let p = 0;
-    const f64 = (): Float64Array => {
-      const a = new Float64Array(ab, p, n);
-      p += 8 * n;
-      return a;
-    };
-    const u32 = (): Uint32Array => {
-      const a = new Uint32Array(ab, p, n);
-      p += 4 * n;
-      return a;
-    };
-    const u8 = (): Uint8Array => {
-      const a = new Uint8Array(ab, p, n);
-      p += n;
-      return a;
-    };
-    this.ts = f64();
-    this.pid = u32();
-    this.mfa = u32();
-    this.peer = u32();
-    this.payOff = u32();
-    this.payLen = u32();
-    this.auxOff = u32();
-    this.auxLen = u32();
-    this.kind = u8();
-    this.payWrap = u8();
-    this.auxWrap = u8();
+    const c = new ColumnCarver(new ArrayBuffer(n * (8 + 8 * 4 + 3)), 0, n);
+    this.ts = c.f64();
+    this.pid = c.u32();
+    this.mfa = c.u32();
+    this.peer = c.u32();
+    this.payOff = c.u32();
+    this.payLen = c.u32();
+    this.auxOff = c.u32();
+    this.auxLen = c.u32();
+    this.kind = c.u8();
+    this.payWrap = c.u8();
+    this.auxWrap = c.u8();
   }
 
   /** Starts event slot `count` with everything absent. */

@@ -19,14 +19,29 @@
  */
 
 import type { Pid } from '../erlang/terms.js';
-import type { RecordingWriter } from '../store/writer.js';
-import type { RecordingStatus } from '../store/types.js';
-import { parseBatch, type ParsedBatch } from './batchParser.js';
-import { Correlator, type CorrelatorOptions } from './correlator.js';
+import { parseBatch, type ParseContext, type ParsedBatch } from './batchParser.js';
+import { Correlator, type CorrelatorOptions, type LinkSink } from './correlator.js';
+import type { RecordingCounts } from './event.js';
 import { RingBuffer } from './ringBuffer.js';
 
+/**
+ * Where the ingestor puts correlated events: the store's RecordingWriter. Declared here so that
+ * capture does not depend on the store (the store depends on capture's event model).
+ */
+export interface IngestSink extends LinkSink {
+  readonly ctx: ParseContext;
+  readonly meta: { counts: RecordingCounts; errors: string[] };
+  /** Events appended so far (the id the next one gets). */
+  readonly count: number;
+  /** Events appended but not yet written. */
+  readonly pendingCount: number;
+  append(batch: ParsedBatch, link: Uint32Array, parent: Uint32Array): void;
+  flush(): Promise<void>;
+  close(status: 'complete' | 'interrupted', stopReason: string | null): Promise<void>;
+}
+
 export interface IngestorOptions {
-  writer: RecordingWriter;
+  writer: IngestSink;
   /** The relay's pid (es_limit events are filed under it). */
   relay?: Pid;
   /** Longest time an event waits before it is written; default 100 ms. */
@@ -47,7 +62,7 @@ export interface IngestorOptions {
 const MAX_ERRORS = 100;
 
 export class Ingestor {
-  readonly writer: RecordingWriter;
+  readonly writer: IngestSink;
   readonly correlator: Correlator;
   private readonly ring: RingBuffer<ParsedBatch>;
   private readonly relay: Pid | undefined;
@@ -76,7 +91,7 @@ export class Ingestor {
     this.timer.unref();
   }
 
-  private get counts(): RecordingWriter['meta']['counts'] {
+  private get counts(): IngestSink['meta']['counts'] {
     return this.writer.meta.counts;
   }
 
@@ -143,7 +158,7 @@ export class Ingestor {
   }
 
   /** Flushes, closes the recording with this status and stops the timer. */
-  async close(status: RecordingStatus = 'complete', stopReason: string | null = null): Promise<void> {
+  async close(status: 'complete' | 'interrupted' = 'complete', stopReason: string | null = null): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     if (this.soon !== null) clearImmediate(this.soon);

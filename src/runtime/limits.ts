@@ -9,22 +9,32 @@
  * A limit can be raised but never switched off: every value must be a finite positive number.
  */
 
-import { UsageError, type ParsedValues } from '../cli/usage.js';
+import type { AgentLimits } from '../agent/client.js';
 
 // ----------------------------------------------------------------------------------------------
 // PUBLIC
 // ----------------------------------------------------------------------------------------------
 
-/** The limits the engine sends to the agent's `start_session` (every one filled in). */
-export interface AgentLimits {
-  maxRate: number;
-  maxEvents: number;
-  maxDurationMs: number;
-  maxMailbox: number;
-  maxTermBytes: number;
-  batchEvents: number;
-  flushMs: number;
+/**
+ * A limit written wrongly on the command line (or wherever limits come from). The CLI reports it as
+ * a usage error (exit 2); `option` is the flag without dashes.
+ */
+export class LimitValueError extends Error {
+  override readonly name = 'LimitValueError';
+  constructor(
+    message: string,
+    readonly option: string,
+    readonly command: string,
+  ) {
+    super(message);
+  }
 }
+
+/** Option values as node:util parseArgs gives them. */
+type OptionValues = Readonly<Record<string, string | boolean | ReadonlyArray<string | boolean> | undefined>>;
+
+/** The limits the engine sends to the agent's `start_session` (every one filled in); declared by the agent's client. */
+export type { AgentLimits } from '../agent/client.js';
 
 /** How a limit's value is written on the command line. */
 export type LimitKind = 'count' | 'duration' | 'bytes';
@@ -136,16 +146,16 @@ export function limitOptions(): Record<string, { type: 'string' }> {
 
 /**
  * The limits from CLI option values (`values['max-rate'] === '5000'`); absent ones take their
- * default. A bad value is a UsageError naming the flag, what was given and an example.
+ * default. A bad value is a LimitValueError naming the flag, what was given and an example.
  */
-export function parseLimits(values: ParsedValues, command = 'record'): AgentLimits {
+export function parseLimits(values: OptionValues, command = 'record'): AgentLimits {
   const out: AgentLimits = { ...DEFAULT_LIMITS };
   for (const def of LIMITS) {
     let raw = values[def.name];
     // An option given twice arrives as an array when declared `multiple`; the last one wins, as usual.
     if (Array.isArray(raw)) raw = raw[raw.length - 1];
     if (raw === undefined) continue;
-    if (typeof raw !== 'string') throw new UsageError(`--${def.name} needs a value, e.g. ${example(def)}`, command);
+    if (typeof raw !== 'string') throw new LimitValueError(`--${def.name} needs a value, e.g. ${example(def)}`, def.name, command);
     out[def.field] = parseLimitValue(def, raw, command);
   }
   return out;
@@ -157,11 +167,12 @@ export function parseLimitValue(def: LimitDef, raw: string, command = 'record'):
   const n =
     def.kind === 'count' ? parseCount(text) : def.kind === 'duration' ? parseDurationMs(text) : parseBytes(text);
   if (typeof n === 'string') {
-    throw new UsageError(`--${def.name} ${JSON.stringify(raw)}: ${n}; e.g. --${def.name} ${example(def)}`, command);
+    throw new LimitValueError(`--${def.name} ${JSON.stringify(raw)}: ${n}; e.g. --${def.name} ${example(def)}`, def.name, command);
   }
   if (n < def.min || n > def.max) {
-    throw new UsageError(
+    throw new LimitValueError(
       `--${def.name} ${JSON.stringify(raw)} is out of range: it must be between ${formatValue(def, def.min)} and ${formatValue(def, def.max)} (limits cannot be switched off, only raised)`,
+      def.name,
       command,
     );
   }

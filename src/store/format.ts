@@ -29,6 +29,7 @@
  * in the columns, are not kept twice.
  */
 
+import { ColumnCarver } from '../capture/columns.js';
 import { SCHEMA_VERSION } from '../capture/event.js';
 
 export const FILE_MAGIC = Buffer.from('ESREC\r\n\x1a', 'latin1');
@@ -71,37 +72,21 @@ export interface BlockCols {
 }
 
 export function colViews(ab: ArrayBuffer, byteOffset: number, n: number): BlockCols {
-  if (byteOffset % 8 !== 0) throw new Error('colViews: columns must start 8-aligned');
-  let p = byteOffset;
-  const f64 = (): Float64Array => {
-    const a = new Float64Array(ab, p, n);
-    p += 8 * n;
-    return a;
-  };
-  const u32 = (): Uint32Array => {
-    const a = new Uint32Array(ab, p, n);
-    p += 4 * n;
-    return a;
-  };
-  const u8 = (): Uint8Array => {
-    const a = new Uint8Array(ab, p, n);
-    p += n;
-    return a;
-  };
+  const c = new ColumnCarver(ab, byteOffset, n);
   return {
-    ts: f64(),
-    pid: u32(),
-    mfa: u32(),
-    peer: u32(),
-    link: u32(),
-    parent: u32(),
-    payOff: u32(),
-    payLen: u32(),
-    auxOff: u32(),
-    auxLen: u32(),
-    kind: u8(),
-    payWrap: u8(),
-    auxWrap: u8(),
+    ts: c.f64(),
+    pid: c.u32(),
+    mfa: c.u32(),
+    peer: c.u32(),
+    link: c.u32(),
+    parent: c.u32(),
+    payOff: c.u32(),
+    payLen: c.u32(),
+    auxOff: c.u32(),
+    auxLen: c.u32(),
+    kind: c.u8(),
+    payWrap: c.u8(),
+    auxWrap: c.u8(),
   };
 }
 

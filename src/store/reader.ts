@@ -36,6 +36,7 @@ import {
   type BlockCols,
   type BlockDict,
 } from './format.js';
+import { rangeBytes } from '../capture/batchParser.js';
 import type { ProcessInfo, Recording, RecordingMeta } from './types.js';
 
 /** Payload page size of the read cache. */
@@ -365,13 +366,7 @@ class FileRecording implements Recording {
     const opt = (v: number): number | null => (v === NONE32 ? null : v);
     const bytes = (off: number, len: number, wrap: number): Buffer | undefined => {
       if (len === NONE32) return undefined;
-      const s = this.payloadRange(b, off, len);
-      if (wrap === 0) return s;
-      const out = Buffer.allocUnsafe(len + 2);
-      out[0] = 104;
-      out[1] = wrap;
-      s.copy(out, 2);
-      return out;
+      return rangeBytes(this.payloadRange(b, off, len), 0, len, wrap);
     };
     const payOff = c.payOff[i]!;
     const payLen = c.payLen[i]!;

@@ -4,34 +4,10 @@
  */
 
 import type { Pid } from '../erlang/terms.js';
-import type { EventKind, StoredEvent } from '../capture/event.js';
+import type { RecordingCounts, StoredEvent } from '../capture/event.js';
 
-/** Why events were lost, with how many. Every recording carries all of these, zero or not. */
-export interface DropCounts {
-  /** The engine's ring buffer was full (the writer fell behind). */
-  buffer_full: number;
-  /** Dropped on the target by the agent (reported in its stats), by reason. */
-  agent: Record<string, number>;
-  /** Events that arrived after a limit stopped the recording. */
-  after_stop: number;
-  /** Malformed events the engine could not parse (each also logged in `errors`). */
-  malformed: number;
-  /** Events that reached the engine after writing the recording failed (disk full...). */
-  write_failed?: number;
-  /** Batches that never arrived (gaps in the agent's Seq); their event count is unknown. */
-  missing_batches?: number;
-}
-
-export interface RecordingCounts {
-  /** Events that reached the engine. */
-  received: number;
-  /** Events in the store. */
-  stored: number;
-  dropped: DropCounts;
-  /** Captured terms the agent truncated to `max_term_bytes`. */
-  truncated: number;
-  byKind: Partial<Record<EventKind, number>>;
-}
+// The counts are the pipeline's (src/capture/event.ts); a recording carries them in its meta.
+export type { DropCounts, RecordingCounts } from '../capture/event.js';
 
 export type RecordingStatus = 'recording' | 'complete' | 'interrupted';
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { resolveCookie } from '../../erlang/cookie.js';
 import { withLocalHost } from '../../erlang/nodeName.js';
 import { Recorder, totalDropped, type PidText, type ProcessScope, type RecordPlan, type RecordSummary } from '../../runtime/recorder.js';
-import { limitOptions, limitsTable, parseLimits } from '../../runtime/limits.js';
+import { LimitValueError, limitOptions, limitsTable, parseLimits } from '../../runtime/limits.js';
 import { parseFunctionSpec, parseModuleSpec, parseProcessSpec, SpecError, type ProcessSpec } from '../../runtime/traceSpec.js';
 import { checkDangers, DangerError, formatRefusals, type ProcessFlag } from '../../runtime/danger.js';
 import { durationOption, EXIT_OK, requiredString, stringOption, UsageError, type Command, type ParsedValues } from '../usage.js';
@@ -88,7 +88,13 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
     if (existsSync(join(out, 'meta.json'))) {
       throw new UsageError(`${out} already holds a recording; give a new --out folder (recordings are never overwritten)`, 'record');
     }
-    const limits = parseLimits(values);
+    let limits;
+    try {
+      limits = parseLimits(values);
+    } catch (err) {
+      if (err instanceof LimitValueError) throw new UsageError(err.message, 'record');
+      throw err;
+    }
     const messages = values.messages === true;
     const procs = values.processes === true;
     const follow = values.follow === true;
