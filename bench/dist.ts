@@ -12,19 +12,11 @@
 
 import { LocalNode } from '../src/erlang/node.js';
 import { atom, isTuple } from '../src/erlang/terms.js';
+import { result, median } from './support/report.js';
 import { startNode, type BeamNode } from '../test/support/beam.js';
 
 const MB50 = 50 * 1024 * 1024;
 const SMALL = 100_000;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function result(name: string, value: number, unit: string): void {
-  process.stdout.write(`RESULT ${name} ${Number.isInteger(value) ? value : value.toFixed(unit === 'x' ? 2 : 1)} ${unit}\n`);
-}
 
 export async function run(): Promise<void> {
   const a: BeamNode = await startNode({ kind: 'erl' });

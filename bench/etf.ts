@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { decode, encode } from '../src/erlang/etf/index.js';
 import type { Term } from '../src/erlang/terms.js';
 import { makeTempDir, removeDir, runErlScript, splitRecords } from '../test/support/erlScript.js';
+import { result, medianPass } from './support/report.js';
 import { WORKLOAD } from './support/etfWorkload.js';
 
 interface SetResult {
@@ -79,11 +80,6 @@ function report(set: string, ours: SetResult, beam: SetResult, bytes: number, te
   result(`etf_decode_${set}_retained_vs_beam`, beam.decodeRetainedMs / ours.decodeRetainedMs, 'x');
 }
 
-function result(name: string, value: number, unit: string): void {
-  const v = value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
-  process.stdout.write(`RESULT ${name} ${v} ${unit}\n`);
-}
-
 /** Median milliseconds of a decode pass and an encode pass over the whole set. */
 function measureSet(records: Buffer[], seconds: number): SetResult {
   // The encoder must give back the BEAM's bytes (OTP 25 writes minor version 1, OTP 26+ 2).
@@ -107,20 +103,6 @@ function measureSet(records: Buffer[], seconds: number): SetResult {
   }, seconds);
   if (sink < 0 || last === undefined) process.stdout.write('');
   return { decodeMs, decodeRetainedMs, encodeMs };
-}
-
-function medianPass(pass: () => void, seconds: number): number {
-  const warm = performance.now() + Math.min(1000, seconds * 300);
-  while (performance.now() < warm) pass();
-  const times: number[] = [];
-  const deadline = performance.now() + seconds * 1000;
-  while (times.length < 5 || performance.now() < deadline) {
-    const t0 = performance.now();
-    pass();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[(times.length - 1) >> 1]!;
 }
 
 function parseBeam(text: string): Map<string, string> {

@@ -34,6 +34,7 @@ import { Ingestor } from '../src/capture/ingestor.js';
 import { RecordingWriter } from '../src/store/writer.js';
 import { openRecording } from '../src/store/reader.js';
 import { startNode } from '../test/support/beam.js';
+import { result, medianPass } from './support/report.js';
 import { makeTempDir, removeDir } from '../test/support/erlScript.js';
 
 const EVENTS_PER_BATCH = 500;
@@ -367,25 +368,6 @@ function countLinks(rec: ReturnType<typeof openRecording>, upTo: number): number
     }
   }
   return linkable === 0 ? 0 : linked / linkable;
-}
-
-function medianPass(pass: () => void, seconds: number): number {
-  const warm = performance.now() + Math.min(1000, seconds * 300);
-  while (performance.now() < warm) pass();
-  const times: number[] = [];
-  const deadline = performance.now() + seconds * 1000;
-  while (times.length < 5 || performance.now() < deadline) {
-    const t0 = performance.now();
-    pass();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[(times.length - 1) >> 1]!;
-}
-
-function result(name: string, value: number, unit: string): void {
-  const v = Math.abs(value) >= 100 ? Math.round(value).toString() : Number(value.toPrecision(3)).toString();
-  process.stdout.write(`RESULT ${name} ${v} ${unit}\n`);
 }
 
 function numberArg(args: string[], flag: string, dflt: number): number {

@@ -23,6 +23,7 @@ import { loadAgent, unloadAgentIfUnused } from '../src/agent/loader.js';
 import { Ingestor } from '../src/capture/ingestor.js';
 import { RecordingWriter } from '../src/store/writer.js';
 import { LocalNode } from '../src/erlang/node.js';
+import { result, median } from './support/report.js';
 import { startNode, type BeamNode } from '../test/support/beam.js';
 
 const ROUNDS = 5;
@@ -35,15 +36,6 @@ loop(0, Acc) -> Acc;
 loop(N, Acc) -> loop(N - 1, Acc + step(N, Acc rem 7)).
 step(X, Y) -> (X * 2 + Y) rem 1000003.
 `;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function result(name: string, value: number, unit: string): void {
-  process.stdout.write(`RESULT ${name} ${unit === 'x' ? value.toFixed(2) : Math.round(value)} ${unit}\n`);
-}
 
 /** Spawns the runner, which waits for {go, From}; returns nothing (it is registered). */
 const SPAWN_RUNNER = `

@@ -34,6 +34,7 @@ import { Renderer } from '../src/cli/render/format.js';
 import { QueryCoordinator } from '../src/store/query.js';
 import { openRecording } from '../src/store/recording.js';
 import { RecordingWriter } from '../src/store/writer.js';
+import { result } from './support/report.js';
 import type { Recording } from '../src/store/types.js';
 
 const NODE = 'bench@localhost';
@@ -167,11 +168,6 @@ function timeIt(n: number, f: () => number): Timing {
 function report(name: string, t: Timing): void {
   result(`query_${name}_p50`, t.p50, 'ms');
   result(`query_${name}_p99`, t.p99, 'ms');
-}
-
-function result(name: string, value: number, unit: string): void {
-  const v = value >= 100 ? Math.round(value).toString() : value.toPrecision(3);
-  process.stdout.write(`RESULT ${name} ${v} ${unit}\n`);
 }
 
 // ----------------------------------------------------------------------------------------------
