@@ -25,6 +25,7 @@ import { RecordingWriter } from '../src/store/writer.js';
 import { LocalNode } from '../src/erlang/node.js';
 import { result, median } from './support/report.js';
 import { startNode, type BeamNode } from '../test/support/beam.js';
+import { compileOnNode } from '../test/support/agentHarness.js';
 
 const ROUNDS = 5;
 
@@ -51,16 +52,7 @@ export async function run(args: string[]): Promise<void> {
   const local = await LocalNode.start({ cookie: node.cookie });
   const dir = mkdtempSync(join(tmpdir(), 'es-bench-overhead-'));
   try {
-    const src = JSON.stringify(WORK);
-    // Compile the workload on the node (forms split at dot tokens).
-    await node.eval(`
-      {ok, Toks, _} = erl_scan:string(${src}),
-      Split = fun Split([], Cur, Acc) -> lists:reverse(Acc);
-                  Split([{dot, _} = D | T], Cur, Acc) -> Split(T, [], [lists:reverse([D | Cur]) | Acc]);
-                  Split([X | T], Cur, Acc) -> Split(T, [X | Cur], Acc) end,
-      Forms = [begin {ok, F} = erl_parse:parse_form(X), F end || X <- Split(Toks, [], [])],
-      {ok, M, Bin} = compile:forms(Forms, [binary]),
-      {module, M} = code:load_binary(M, "es_bench_work.erl", Bin), ok`);
+    await compileOnNode(node, WORK);
     const remote = await local.connect(node.name);
     await loadAgent(remote);
     const limits: AgentLimits = {

@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNode, type BeamNode } from './support/beam.js';
+import { compileOnNode } from './support/agentHarness.js';
 import { spawn } from 'node:child_process';
 import { CLI, runCli } from './support/cli.js';
 import { startCliProcess } from './support/cliProcess.js';
@@ -29,23 +30,13 @@ handle_call({bump, By}, _From, #{n := N} = S) -> {reply, {ok, N + By}, S#{n := N
 handle_cast(_, S) -> {noreply, S}.
 `;
 
-async function compileOn(node: BeamNode, src: string): Promise<void> {
-  await node.eval(`
-    {ok, Toks, _} = erl_scan:string(${JSON.stringify(src)}),
-    Split = fun Split([], _Cur, Acc) -> lists:reverse(Acc);
-                Split([{dot, _} = D | T], Cur, Acc) -> Split(T, [], [lists:reverse([D | Cur]) | Acc]);
-                Split([X | T], Cur, Acc) -> Split(T, [X | Cur], Acc) end,
-    Forms = [begin {ok, F} = erl_parse:parse_form(X), F end || X <- Split(Toks, [], [])],
-    {ok, M, Bin} = compile:forms(Forms, [binary]),
-    {module, M} = code:load_binary(M, "es_counter.erl", Bin), ok`);
-}
 
 describe('record a plain Erlang node', () => {
   let node: BeamNode;
   let tmp: string;
   before(async () => {
     node = await startNode({ kind: 'erl' });
-    await compileOn(node, COUNTER);
+    await compileOnNode(node, COUNTER);
     await node.eval(`{ok, _} = es_counter:start(), ok`);
     tmp = mkdtempSync(join(tmpdir(), 'es-rec-erl-'));
   });
@@ -85,7 +76,7 @@ describe('record a plain Erlang node', () => {
   it('keeps what it recorded when the node dies mid-recording, and says so', async () => {
     const victim = await startNode({ kind: 'erl' });
     try {
-      await compileOn(victim, COUNTER);
+      await compileOnNode(victim, COUNTER);
       await victim.eval(`{ok, _} = es_counter:start(), spawn(fun L() -> es_counter:work(10), timer:sleep(5), L() end), ok`);
       const out = join(tmp, 'victim');
       const rec = startCliProcess(['record', '--node', victim.name, '--out', out, '--module', 'es_counter', '--duration', '60s', '--json'], {
