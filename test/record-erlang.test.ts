@@ -164,8 +164,9 @@ describe('record a plain Erlang node', () => {
       assert.match(h.stdout, /LIMIT .*max_events/);
       const meta = JSON.parse(readFileSync(join(out, 'meta.json'), 'utf8')) as { stopReason: string };
       assert.equal(meta.stopReason, 'max_events');
-      // Tracing is off on the node: the flood goes on untraced.
+      // Tracing is off on the node: the flood goes on untraced, and the agent is gone.
       assert.equal(await node.eval(`erlang:trace_info(whereis(es_flood), flags)`), '{flags,[]}');
+      assert.equal(await node.eval(`code:is_loaded(elixir_scope_agent)`), 'false');
     } finally {
       await node.eval(`exit(whereis(es_flood), kill), ok`);
     }

@@ -282,9 +282,11 @@ export class Recorder {
     let stopReason = this.agentDone?.code ?? reason;
     let stopDetail = this.agentDone !== undefined && this.agentDone.code !== 'duration' ? this.agentDone.reasonText : describeStop(stopReason, this.plan.limits.maxDurationMs);
     const nodeAlive = this.remote.connected;
-    if (this.agentDone === undefined && this.session !== undefined && nodeAlive) {
+    if (this.session !== undefined && nodeAlive) {
       try {
-        // stop() resolves after the relay has sent its last batch, which arrives before the reply.
+        // stop() resolves after the relay has sent its last batch (which arrives before the reply)
+        // and has exited. When the agent ended the session itself (a limit), it only waits for the
+        // exit, so that unloading below finds no relay left.
         agentStats = await this.session.stop(5000);
       } catch (err) {
         this.warnings.push(`the agent did not stop cleanly: ${(err as Error).message}`);
