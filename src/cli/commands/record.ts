@@ -162,7 +162,7 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
         name: names,
         messages,
         processes: procs,
-        follow: values.follow === true,
+        follow,
         state: strings(values, 'state'),
         returns: values['no-returns'] !== true,
         limits,
@@ -262,6 +262,12 @@ function describeTraced(t: RecordSummary['traced']): string {
 
 function pidText(p: ProcessSpec): PidText {
   if (p.kind !== 'pid') throw new UsageError(`not a pid: ${p.name}`, 'record');
+  if (p.parts[0] !== 0) {
+    throw new UsageError(
+      `<${p.parts.join('.')}> is a process of another node as seen from somewhere else; give the pid as the traced node prints it itself, <0.${p.parts[1]}.${p.parts[2]}>`,
+      'record',
+    );
+  }
   return { id: p.parts[1], serial: p.parts[2] };
 }
 
