@@ -231,6 +231,37 @@ describe('record a plain Erlang node', () => {
     assert.ok(!rows.some((e) => e.pid === counter), 'nothing from a process that existed before');
   });
 
+  it('--state and --pid take pids as the node prints them; --follow traces the children of a traced process', async () => {
+    await node.eval(`P = spawn(fun L() -> receive go -> spawn(fun() -> es_counter:work(2) end), L() end end), register(es_parent, P), ok`);
+    try {
+      const parent = (await node.eval(`pid_to_list(whereis(es_parent))`)).replace(/^"|"$/g, '');
+      const counter = (await node.eval(`pid_to_list(whereis(es_counter))`)).replace(/^"|"$/g, '');
+      const out = join(tmp, 'follow');
+      const rec = startCliProcess(
+        ['record', '--node', node.name, '--out', out, '--pid', parent, '--follow', '--processes', '--module', 'es_counter', '--state', `#PID${counter}`, '--duration', '30s', '--json'],
+        env(),
+      );
+      await rec.waitFor(/Ctrl-C to stop/);
+      await node.eval(`es_parent ! go, timer:sleep(100), ok`);
+      rec.child.kill('SIGINT');
+      const r = await rec.done;
+      assert.equal(r.code, 0, rec.output());
+      const h = await runCli(['history', out, '--json', '--limit', '0']);
+      const rows = h.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; pid: string; mfa: string | null; peer?: string | null });
+      const spawn = rows.find((e) => e.kind === 'spawn' && e.pid === `#PID${parent}`);
+      assert.ok(spawn, 'the spawn by the parent is recorded');
+      const child = spawn.peer!;
+      // The child inherited the flags: its calls of es_counter are traced, and its exit.
+      assert.ok(rows.some((e) => e.pid === child && e.kind === 'call' && e.mfa === ':es_counter.work/1'));
+      assert.ok(rows.some((e) => e.pid === child && e.kind === 'exit'));
+      // The counter's state, asked for by pid: a snapshot and one state per bump.
+      assert.equal(rows.filter((e) => e.pid === `#PID${counter}` && e.kind === 'state').length, 2);
+      assert.equal(rows.filter((e) => e.pid === `#PID${counter}` && e.kind === 'state_init').length, 1);
+    } finally {
+      await node.eval(`exit(whereis(es_parent), kill), ok`);
+    }
+  });
+
   it('says what is wrong: wrong cookie, unknown module, unknown function, bad filter, dangerous request', async () => {
     const out = join(tmp, 'never');
     const wrong = await runCli(['record', '--node', node.name, '--out', out, '--module', 'es_counter', '--cookie', 'not-the-cookie']);
