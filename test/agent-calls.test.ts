@@ -7,11 +7,11 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadAgent, unloadAgentIfUnused, AgentError } from '../src/agent/loader.js';
+import { loadAgent, AgentError } from '../src/agent/loader.js';
 import { inspect } from '../src/erlang/inspect.js';
 import { Tuple, atom, tuple, type Term } from '../src/erlang/terms.js';
 import { startNode, type BeamNode } from './support/beam.js';
-import { attach, compileOnNode, kind, record, type Engine } from './support/agentHarness.js';
+import { attach, detach, compileOnNode, kind, record, type Engine } from './support/agentHarness.js';
 
 const CALC = `
 -module(es_calc).
@@ -48,11 +48,7 @@ describe('agent call tracing on an erl node', () => {
     await compileOnNode(node, CALC);
     await loadAgent(eng.remote);
   });
-  after(async () => {
-    await unloadAgentIfUnused(eng.remote);
-    await eng.close();
-    await node.stop();
-  });
+  after(() => detach(eng, node));
 
   it('reports calls (local ones too), returns and exceptions with arguments and results', async () => {
     const rec = await record(eng);
@@ -162,11 +158,7 @@ describe('agent call tracing on an elixir node', () => {
       end`);
     await loadAgent(eng.remote);
   });
-  after(async () => {
-    await unloadAgentIfUnused(eng.remote);
-    await eng.close();
-    await node.stop();
-  });
+  after(() => detach(eng, node));
 
   it('reports an Elixir module’s calls, private ones included, and raised exceptions', async () => {
     const rec = await record(eng);

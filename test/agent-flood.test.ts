@@ -7,10 +7,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { decode } from '../src/erlang/etf/index.js';
-import { loadAgent, unloadAgentIfUnused } from '../src/agent/loader.js';
+import { loadAgent } from '../src/agent/loader.js';
 import { AgentSession, type AgentMessage } from '../src/agent/client.js';
 import { startNode, type BeamNode } from './support/beam.js';
-import { attach, compileOnNode, record, DEFAULT_TEST_LIMITS, type Engine } from './support/agentHarness.js';
+import { attach, detach, compileOnNode, record, DEFAULT_TEST_LIMITS, type Engine } from './support/agentHarness.js';
 
 const FLOOD = `
 -module(es_flood).
@@ -32,11 +32,7 @@ describe('agent under a flood of events', () => {
     await compileOnNode(node, FLOOD);
     await loadAgent(eng.remote);
   });
-  after(async () => {
-    await unloadAgentIfUnused(eng.remote);
-    await eng.close();
-    await node.stop();
-  });
+  after(() => detach(eng, node));
 
   it('delivers every event of 100 000 calls (200 000 events) and answers requests meanwhile', async () => {
     const rec = await record(eng, { batchEvents: 500, flushMs: 50 });

@@ -6,11 +6,11 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadAgent, unloadAgentIfUnused, AgentError } from '../src/agent/loader.js';
+import { loadAgent, AgentError } from '../src/agent/loader.js';
 import { inspect } from '../src/erlang/inspect.js';
 import { Tuple, isAtom, type Term } from '../src/erlang/terms.js';
 import { startNode, type BeamNode } from './support/beam.js';
-import { attach, compileOnNode, eventually, kind, record, type Engine, type Recording } from './support/agentHarness.js';
+import { attach, detach, compileOnNode, eventually, kind, record, type Engine, type Recording } from './support/agentHarness.js';
 
 const LIM = `
 -module(es_lim).
@@ -32,11 +32,7 @@ describe('agent limits', () => {
     await compileOnNode(node, LIM);
     await loadAgent(eng.remote);
   });
-  after(async () => {
-    await unloadAgentIfUnused(eng.remote);
-    await eng.close();
-    await node.stop();
-  });
+  after(() => detach(eng, node));
 
   async function traceF(rec: Recording, returns = false): Promise<void> {
     await rec.session.traceCalls([{ module: 'es_lim', function: 'f', arity: 1, matchSpec: [] }], { returns });

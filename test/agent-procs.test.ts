@@ -6,11 +6,11 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadAgent, unloadAgentIfUnused, AgentError } from '../src/agent/loader.js';
+import { loadAgent, AgentError } from '../src/agent/loader.js';
 import { inspect } from '../src/erlang/inspect.js';
 import { Pid, Tuple, atom, type Term } from '../src/erlang/terms.js';
 import { startNode, type BeamNode } from './support/beam.js';
-import { attach, compileOnNode, kind, record, type Engine } from './support/agentHarness.js';
+import { attach, detach, compileOnNode, kind, record, type Engine } from './support/agentHarness.js';
 
 const PROCS = `
 -module(es_procs).
@@ -46,11 +46,7 @@ describe('agent process tracing', () => {
     await compileOnNode(node, PROCS);
     await loadAgent(eng.remote);
   });
-  after(async () => {
-    await unloadAgentIfUnused(eng.remote);
-    await eng.close();
-    await node.stop();
-  });
+  after(() => detach(eng, node));
 
   it('reports messages, spawns, links, names and exits, and follows children (set_on_spawn)', async () => {
     await node.eval('es_procs:start()');

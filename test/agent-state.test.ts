@@ -6,11 +6,11 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadAgent, unloadAgentIfUnused, AgentError } from '../src/agent/loader.js';
+import { loadAgent, AgentError } from '../src/agent/loader.js';
 import { inspect } from '../src/erlang/inspect.js';
 import { Pid, Tuple, atom, type Term } from '../src/erlang/terms.js';
 import { startNode, type BeamNode } from './support/beam.js';
-import { attach, compileOnNode, kind, record, type Engine } from './support/agentHarness.js';
+import { attach, detach, compileOnNode, kind, record, type Engine } from './support/agentHarness.js';
 
 /** An es_state / es_state_init event as text, without pid and timestamp. */
 function show(e: Term, node: Engine): string {
@@ -39,11 +39,7 @@ describe('agent state hooks on an elixir node (GenServer)', () => {
       :ok`);
     await loadAgent(eng.remote);
   });
-  after(async () => {
-    await unloadAgentIfUnused(eng.remote);
-    await eng.close();
-    await node.stop();
-  });
+  after(() => detach(eng, node));
 
   it('emits the initial state, then each message with its reply and the state after it', async () => {
     const rec = await record(eng);
@@ -133,11 +129,7 @@ handle_event(cast, close, open, D) -> {next_state, locked, D}.
     await node.eval(`{ok, _} = gen_statem:start({local, es_door}, es_door, [], []), ok`);
     await loadAgent(eng.remote);
   });
-  after(async () => {
-    await unloadAgentIfUnused(eng.remote);
-    await eng.close();
-    await node.stop();
-  });
+  after(() => detach(eng, node));
 
   it('emits the snapshot {State, Data} and the state after each consumed event', async () => {
     const rec = await record(eng);

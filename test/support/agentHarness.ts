@@ -15,6 +15,7 @@ import type { RemoteNode } from '../../src/erlang/remoteNode.js';
 import { decode } from '../../src/erlang/etf/index.js';
 import { Atom, Tuple, atom, type Term } from '../../src/erlang/terms.js';
 import { AgentSession, type AgentLimits, type AgentMessage, type AgentStats } from '../../src/agent/client.js';
+import { unloadAgentIfUnused } from '../../src/agent/loader.js';
 import type { BeamNode } from './beam.js';
 
 export const DEFAULT_TEST_LIMITS: AgentLimits = {
@@ -37,6 +38,13 @@ export async function attach(node: BeamNode): Promise<Engine> {
   const local = await LocalNode.start({ cookie: node.cookie });
   const remote = await local.connect(node.name);
   return { local, remote, close: () => local.close() };
+}
+
+/** The end of a suite: unload the agent if no session is left, leave the node, stop it. */
+export async function detach(eng: Engine, node: BeamNode): Promise<void> {
+  await unloadAgentIfUnused(eng.remote);
+  await eng.close();
+  await node.stop();
 }
 
 export interface Recording {
