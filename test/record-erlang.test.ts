@@ -13,7 +13,7 @@ import { startNode, type BeamNode } from './support/beam.js';
 import { compileOnNode } from './support/agentHarness.js';
 import { spawn } from 'node:child_process';
 import { CLI, runCli } from './support/cli.js';
-import { startCliProcess } from './support/cliProcess.js';
+import { recordDuring, startCliProcess } from './support/cliProcess.js';
 
 // A counter gen_server and a worker that calls it, in Erlang.
 const COUNTER = `
@@ -48,14 +48,14 @@ describe('record a plain Erlang node', () => {
 
   it('records calls, returns and gen_server state, and prints Erlang names in the history', async () => {
     const out = join(tmp, 'counter');
-    const rec = startCliProcess(['record', '--node', node.name, '--out', out, '--module', ':es_counter', '--state', 'es_counter', '--duration', '30s', '--json'], env());
-    await rec.waitFor(/Ctrl-C to stop/);
-    await node.eval(`done = es_counter:work(30), ok`);
-    await new Promise((r) => setTimeout(r, 200));
-    rec.child.kill('SIGINT');
-    const r = await rec.done;
-    assert.equal(r.code, 0, rec.output());
-    const s = JSON.parse(r.stdout) as { events: number; dropped: number; by_kind: Record<string, number> };
+    const s = await recordDuring<{ events: number; dropped: number; by_kind: Record<string, number> }>(
+      ['--node', node.name, '--out', out, '--module', ':es_counter', '--state', 'es_counter', '--duration', '30s'],
+      env(),
+      async () => {
+        await node.eval(`done = es_counter:work(30), ok`);
+        await new Promise((r) => setTimeout(r, 200));
+      },
+    );
     assert.equal(s.dropped, 0);
     assert.equal(s.by_kind['state'], 30, 'one state change per bump');
     assert.equal(s.by_kind['state_init'], 1);
@@ -105,16 +105,11 @@ describe('record a plain Erlang node', () => {
   it('records messages between two processes and follows them in flow', async () => {
     await node.eval(`W = spawn(fun L() -> receive go -> es_counter:work(5), L() end end), register(es_worker, W), ok`);
     const out = join(tmp, 'messages');
-    const rec = startCliProcess(
-      ['record', '--node', node.name, '--out', out, '--name', 'es_counter', '--name', 'es_worker', '--messages', '--duration', '30s', '--json'],
+    const s = await recordDuring<{ by_kind: Record<string, number> }>(
+      ['--node', node.name, '--out', out, '--name', 'es_counter', '--name', 'es_worker', '--messages', '--duration', '30s'],
       env(),
+      () => node.eval(`es_worker ! go, timer:sleep(100), ok`),
     );
-    await rec.waitFor(/Ctrl-C to stop/);
-    await node.eval(`es_worker ! go, timer:sleep(100), ok`);
-    rec.child.kill('SIGINT');
-    const r = await rec.done;
-    assert.equal(r.code, 0, rec.output());
-    const s = JSON.parse(r.stdout) as { by_kind: Record<string, number> };
     // 5 calls from the worker and 5 replies, plus the `go` the worker received.
     assert.ok((s.by_kind['send'] ?? 0) >= 10, JSON.stringify(s.by_kind));
     assert.ok((s.by_kind['receive'] ?? 0) >= 11, JSON.stringify(s.by_kind));
@@ -174,14 +169,14 @@ describe('record a plain Erlang node', () => {
 
   it('cuts a captured term larger than --max-term and says how much was cut', async () => {
     const out = join(tmp, 'truncated');
-    const rec = startCliProcess(['record', '--node', node.name, '--out', out, '--function', 'es_counter.echo/1', '--max-term', '1KiB', '--duration', '30s', '--json'], env());
-    await rec.waitFor(/Ctrl-C to stop/);
-    await node.eval(`B = binary:copy(<<"x">>, 100000), B = es_counter:echo(B), ok`);
-    await new Promise((r) => setTimeout(r, 200));
-    rec.child.kill('SIGINT');
-    const r = await rec.done;
-    assert.equal(r.code, 0, rec.output());
-    const s = JSON.parse(r.stdout) as { truncated: number };
+    const s = await recordDuring<{ truncated: number }>(
+      ['--node', node.name, '--out', out, '--function', 'es_counter.echo/1', '--max-term', '1KiB', '--duration', '30s'],
+      env(),
+      async () => {
+        await node.eval(`B = binary:copy(<<"x">>, 100000), B = es_counter:echo(B), ok`);
+        await new Promise((r) => setTimeout(r, 200));
+      },
+    );
     assert.ok(s.truncated >= 2, 'the argument and the result');
     const h = await runCli(['history', out, '--json', '--limit', '0']);
     const rows = h.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; args?: string; result?: string });
@@ -216,12 +211,10 @@ describe('record a plain Erlang node', () => {
 
   it('--pid new traces only processes spawned after the start', async () => {
     const out = join(tmp, 'new');
-    const rec = startCliProcess(['record', '--node', node.name, '--out', out, '--pid', 'new', '--processes', '--duration', '30s', '--json'], env());
-    await rec.waitFor(/Ctrl-C to stop/);
-    const child = await node.eval(`P = spawn(fun() -> receive go -> exit(done_here) end end), P ! go, timer:sleep(50), pid_to_list(P)`);
-    rec.child.kill('SIGINT');
-    const r = await rec.done;
-    assert.equal(r.code, 0, rec.output());
+    let child = '';
+    await recordDuring(['--node', node.name, '--out', out, '--pid', 'new', '--processes', '--duration', '30s'], env(), async () => {
+      child = await node.eval(`P = spawn(fun() -> receive go -> exit(done_here) end end), P ! go, timer:sleep(50), pid_to_list(P)`);
+    });
     const h = await runCli(['history', out, '--json', '--limit', '0']);
     const rows = h.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; pid: string; reason?: string });
     const pid = `#PID${child.replace(/^"|"$/g, '')}`;
@@ -237,15 +230,11 @@ describe('record a plain Erlang node', () => {
       const parent = (await node.eval(`pid_to_list(whereis(es_parent))`)).replace(/^"|"$/g, '');
       const counter = (await node.eval(`pid_to_list(whereis(es_counter))`)).replace(/^"|"$/g, '');
       const out = join(tmp, 'follow');
-      const rec = startCliProcess(
-        ['record', '--node', node.name, '--out', out, '--pid', parent, '--follow', '--processes', '--module', 'es_counter', '--state', `#PID${counter}`, '--duration', '30s', '--json'],
+      await recordDuring(
+        ['--node', node.name, '--out', out, '--pid', parent, '--follow', '--processes', '--module', 'es_counter', '--state', `#PID${counter}`, '--duration', '30s'],
         env(),
+        () => node.eval(`es_parent ! go, timer:sleep(100), ok`),
       );
-      await rec.waitFor(/Ctrl-C to stop/);
-      await node.eval(`es_parent ! go, timer:sleep(100), ok`);
-      rec.child.kill('SIGINT');
-      const r = await rec.done;
-      assert.equal(r.code, 0, rec.output());
       const h = await runCli(['history', out, '--json', '--limit', '0']);
       const rows = h.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; pid: string; mfa: string | null; peer?: string | null });
       const spawn = rows.find((e) => e.kind === 'spawn' && e.pid === `#PID${parent}`);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { LocalNode, atom, inspect, tuple } from '../src/erlang/index.js';
 import { copyShop, removeCopy, runMix, startShopNode, type ShopNode } from './support/exampleApp.js';
 import { runCli } from './support/cli.js';
-import { startCliProcess } from './support/cliProcess.js';
+import { recordDuring } from './support/cliProcess.js';
 
 interface HistoryRow {
   id: number;
@@ -54,25 +54,22 @@ describe('record the example shop and travel through it', () => {
     local = await LocalNode.start({ cookie: shop.cookie });
     out = join(mkdtempSync(join(tmpdir(), 'es-rec-shop-')), 'rec');
 
-    const rec = startCliProcess(
+    summary = await recordDuring(
       [
-        'record', '--node', shop.name, '--out', out,
+        '--node', shop.name, '--out', out,
         '--module', 'Shop.Checkout', '--module', 'Shop.Pricing', '--function', 'Shop.Inventory.handle_call/3',
-        '--state', 'Shop.Inventory', '--processes', '--duration', '60s', '--json',
+        '--state', 'Shop.Inventory', '--processes', '--duration', '60s',
       ],
       { ELIXIR_SCOPE_COOKIE: shop.cookie },
+      async () => {
+        const peer = await local.connect(shop.name);
+        await peer.rpc('Elixir.Shop.Scenario', 'run', [[tuple(atom('seed'), 42)]], { timeoutMs: 60_000 });
+        const st = await peer.rpc('sys', 'get_state', [atom('Elixir.Shop.Inventory')]);
+        finalState = inspect(st);
+        // Give the last batch (flushed every 20 ms) time to leave the node before the stop.
+        await new Promise((r) => setTimeout(r, 300));
+      },
     );
-    await rec.waitFor(/Ctrl-C to stop/);
-    const peer = await local.connect(shop.name);
-    await peer.rpc('Elixir.Shop.Scenario', 'run', [[tuple(atom('seed'), 42)]], { timeoutMs: 60_000 });
-    const st = await peer.rpc('sys', 'get_state', [atom('Elixir.Shop.Inventory')]);
-    finalState = inspect(st);
-    // Give the last batch (flushed every 20 ms) time to leave the node, then stop as Ctrl-C would.
-    await new Promise((r) => setTimeout(r, 300));
-    rec.child.kill('SIGINT');
-    const r = await rec.done;
-    assert.equal(r.code, 0, rec.output());
-    summary = JSON.parse(r.stdout) as Record<string, unknown>;
   });
 
   after(async () => {

@@ -73,3 +73,18 @@ export function startCliProcess(args: string[], env: NodeJS.ProcessEnv = {}, tim
     },
   };
 }
+
+/**
+ * `elixir-scope record ... --json` around `during`: starts it, waits until tracing is set up, runs
+ * `during` (which drives the target), stops the recording as Ctrl-C would, checks it exited 0, and
+ * resolves with its JSON summary.
+ */
+export async function recordDuring<T = Record<string, unknown>>(args: string[], env: NodeJS.ProcessEnv, during: () => Promise<unknown>): Promise<T> {
+  const rec = startCliProcess(['record', ...args, '--json'], env);
+  await rec.waitFor(/Ctrl-C to stop/);
+  await during();
+  rec.child.kill('SIGINT');
+  const r = await rec.done;
+  if (r.code !== 0) throw new Error(`elixir-scope record exited ${String(r.code)}\n${rec.output()}`);
+  return JSON.parse(r.stdout) as T;
+}
