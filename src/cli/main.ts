@@ -13,6 +13,7 @@ import { stateAtCommand } from './commands/stateAt.js';
 import { callsCommand } from './commands/calls.js';
 import { flowCommand } from './commands/flow.js';
 import { summaryCommand } from './commands/summary.js';
+import { uiCommand } from './commands/ui.js';
 import {
   EXIT_FAILURE,
   EXIT_OK,
@@ -31,6 +32,7 @@ const COMMANDS: readonly Command[] = [
   stateAtCommand,
   callsCommand,
   flowCommand,
+  uiCommand,
 ];
 
 function version(): string {
