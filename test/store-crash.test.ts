@@ -189,12 +189,12 @@ test('unknown versions are refused with a clear error', async () => {
     const metaPath = join(dir, 'meta.json');
     const meta = JSON.parse(await readFile(metaPath, 'utf8')) as { schema: number };
     await writeFile(metaPath, JSON.stringify({ ...meta, schema: 99 }));
-    assert.throws(() => openRecording(dir), /schema version 99; this ElixirScope reads version 1/);
+    assert.throws(() => openRecording(dir), /schema version 99; this ElixirScope reads versions 1 to 2 only/);
     await writeFile(metaPath, JSON.stringify(meta));
     const fh = await openFile(join(dir, 'events.esr'), 'r+');
     await fh.write(Buffer.from([7, 0, 0, 0]), 0, 4, 8);
     await fh.close();
-    assert.throws(() => openRecording(dir), /format version 7; this ElixirScope reads version 1/);
+    assert.throws(() => openRecording(dir), /format version 7; this ElixirScope reads versions 1 to 2 only/);
     assert.throws(() => openRecording(join(dir, 'nope')), RecordingFormatError);
   } finally {
     await removeDir(dir);

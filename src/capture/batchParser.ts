@@ -22,7 +22,7 @@ import { EtfError } from '../erlang/etf/errors.js';
 import { EtfCursor, skipTerm, type SplitInt } from '../erlang/etf/skip.js';
 import { Pid } from '../erlang/terms.js';
 import { ColumnCarver } from './columns.js';
-import { EVENT_KINDS, type EventKind, type Mfa } from './event.js';
+import { AST_KIND_BIT, EVENT_KINDS, type EventKind, type Mfa } from './event.js';
 
 /** Largest inflated size a compressed batch may declare (the agent's batches are far smaller). */
 const MAX_INFLATED = 1 << 30;
@@ -399,6 +399,19 @@ const A_TRACE_TS = ascii('trace_ts');
 const A_STATE_INIT = ascii('es_state_init');
 const A_STATE = ascii('es_state');
 const A_LIMIT = ascii('es_limit');
+const A_AST = ascii('es_ast');
+
+/** The Kind atoms of es_ast tuples (docs/ast.md) and the kind each becomes. */
+const AST_KINDS: Readonly<Record<string, EventKind>> = {
+  call: 'call',
+  return: 'return',
+  exception: 'exception',
+  tail_call: 'tail_call',
+  line: 'line',
+  locals: 'locals',
+  expr: 'expr',
+  probe: 'probe',
+};
 
 const K = EVENT_KINDS;
 
@@ -781,10 +794,44 @@ function parseEvent(ctx: ParseContext, c: EtfCursor, out: Builder, relayId: numb
     out.payOff[i] = s;
     out.payLen[i] = c.pos - s;
     out.payWrap[i] = 3;
+  } else if (c.atomIs(A_AST)) {
+    c.skipAtom();
+    parseAst(ctx, c, out, i, arity, at);
   } else {
-    throw new Malformed('not an event the agent sends (trace_ts, es_state, es_state_init, es_limit)', at);
+    throw new Malformed('not an event the agent sends (trace_ts, es_state, es_state_init, es_limit, es_ast)', at);
   }
   out.commit();
+}
+
+/**
+ * `{es_ast, Pid, Ts, Kind, {M, F, A}, Line, Payload}` from instrumented code (docs/ast.md), the tag
+ * already read. The Kind atom is read as text: AST events are far rarer than trace messages, and
+ * their kinds are checked against an own-property table (an atom `constructor` is not a kind).
+ */
+function parseAst(ctx: ParseContext, c: EtfCursor, out: Builder, i: number, arity: number, at: number): void {
+  if (arity !== 7) throw new Malformed(`es_ast tuple of ${arity} elements (expected {es_ast, Pid, Ts, Kind, {M, F, A}, Line, Payload})`, at);
+  if (!c.atPid()) throw new Malformed('es_ast: expected a pid', c.pos);
+  out.pid[i] = pidAt(ctx, c);
+  out.ts[i] = readTs(ctx, c);
+  const kindAt = c.pos;
+  const name = c.atomText();
+  const kind = Object.prototype.hasOwnProperty.call(AST_KINDS, name) ? AST_KINDS[name] : undefined;
+  if (kind === undefined) {
+    throw new Malformed(`es_ast of unknown kind ${name} (expected one of ${Object.keys(AST_KINDS).join(', ')})`, kindAt);
+  }
+  out.kind[i] = K[kind] | AST_KIND_BIT;
+  const mfaAt = c.pos;
+  if (c.tupleArity() !== 3) throw new Malformed('es_ast: expected a {Module, Function, Arity} tuple', mfaAt);
+  c.skipAtom();
+  c.skipAtom();
+  const t = c.peek();
+  if (t !== 97 && t !== 98) throw new Malformed('es_ast: the arity in {Module, Function, Arity} is not an integer', c.pos);
+  c.pos = mfaAt;
+  mfaTuple(ctx, c, out, i, false);
+  const lt = c.peek();
+  if (lt !== 97 && lt !== 98) throw new Malformed('es_ast: Line is not an integer', c.pos);
+  range(out, i, c, true);
+  range(out, i, c, false);
 }
 
 /** The bytes of a range, wrapped in a tuple header when `wrap` > 0 (ETF body, no 131). */

@@ -11,6 +11,11 @@
  *   stack is left alone. Every other event's parent is the innermost open call of its pid. A
  *   function called more than NO_RETURN_AFTER times without a single return is taken to be
  *   traced without return_trace: its calls then open no frame (they get a parent, but are nobody's).
+ * - AST events (docs/ast.md) share the pid's stack with runtime ones, so that one call can be seen
+ *   from both sources: an AST call opens a frame, an AST return/exception closes like a runtime one,
+ *   and a `tail_call` closes the innermost frame of its MFA with no result (its link is that call):
+ *   a tail-recursive instrumented loop stays one frame deep however long it runs. line, locals,
+ *   expr and probe are "every other event": their parent is the innermost open call, runtime or AST.
  * - Messages: a send waits, keyed by receiver and message bytes, for the receive of the same bytes
  *   on that receiver (FIFO among equal messages); the receive's link is the send. The BEAM traces
  *   `receive` when the message is queued, and trace messages from two processes reach the relay in
@@ -30,7 +35,7 @@
  * nothing). Longer messages are compared by length and two independent 32-bit hashes.
  */
 
-import { EVENT_KINDS } from './event.js';
+import { EVENT_KINDS, KIND_CODE_MASK } from './event.js';
 import { NONE, type ParsedBatch } from './batchParser.js';
 import { skipTerm } from '../erlang/etf/skip.js';
 
@@ -281,6 +286,11 @@ export class Correlator {
     this.states = new Waits(this.maxPending, this.stats);
   }
 
+  /** Open frames on this pid (how deep its stack is now). */
+  depth(pid: number): number {
+    return (this.stacks[pid]?.length ?? 0) / 3;
+  }
+
   /** The innermost open call on this pid, or NONE. */
   openCall(pid: number): number {
     const st = this.stacks[pid];
@@ -301,7 +311,8 @@ export class Correlator {
       let st = this.stacks[pid];
       let lk = NONE;
       let par = st === undefined || st.length === 0 ? NONE : st[st.length - 3]!;
-      switch (b.kind[i]) {
+      // Runtime and AST events pair alike: the source bit plays no part in correlation.
+      switch (b.kind[i]! & KIND_CODE_MASK) {
         case K.call: {
           const mfa = b.mfa[i]!;
           // A function traced without return_trace never returns in the trace: after
@@ -318,7 +329,11 @@ export class Correlator {
           break;
         }
         case K.return:
-        case K.exception: {
+        case K.exception:
+        case K.tail_call: {
+          // A tail_call ends its frame like a return, without a result; it counts as a return, or
+          // a tail-recursive function (no return at all) would be taken for one traced without
+          // return_trace and its calls would stop opening frames.
           const mfa = b.mfa[i]!;
           this.bump(mfa, 1);
           if (st === undefined) break;

@@ -8,8 +8,23 @@
 
 import type { Pid, Term } from '../erlang/terms.js';
 
-/** Bump when the on-disk meaning of a field changes; readers refuse versions they do not know. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Bump when the on-disk meaning of a field changes; readers refuse versions they do not know.
+ * Version 2 added AST events (kinds 19-23, and the AST_KIND_BIT of the kind byte); version 1
+ * recordings still open (every event in them is a runtime one).
+ */
+export const SCHEMA_VERSION = 2;
+
+/** The oldest recording version this code still reads. */
+export const OLDEST_SCHEMA_VERSION = 1;
+
+/**
+ * Set in the kind byte (of the parser's batches and of the store's columns) when the event came from
+ * instrumented code (`es_ast`); the low 7 bits are the EVENT_KINDS code. One byte keeps both the
+ * kind and the source, so no column was added for the source.
+ */
+export const AST_KIND_BIT = 0x80;
+export const KIND_CODE_MASK = 0x7f;
 
 /** Every kind of event, with the code stored on disk. Codes are never reused. */
 export const EVENT_KINDS = {
@@ -31,6 +46,12 @@ export const EVENT_KINDS = {
   state_init: 16,
   state: 17,
   limit: 18,
+  // From instrumented code only (docs/ast.md).
+  line: 19,
+  locals: 20,
+  expr: 21,
+  probe: 22,
+  tail_call: 23,
 } as const;
 
 export type EventKind = keyof typeof EVENT_KINDS;
@@ -41,6 +62,18 @@ export const KIND_BY_CODE: readonly (EventKind | undefined)[] = (() => {
   for (const [name, code] of Object.entries(EVENT_KINDS)) out[code] = name as EventKind;
   return out;
 })();
+
+/** The kind in a kind byte (AST_KIND_BIT ignored); undefined for a code nobody defined. */
+export const kindOfByte = (b: number): EventKind | undefined => KIND_BY_CODE[b & KIND_CODE_MASK];
+
+/** The source a kind byte says. */
+export const sourceOfByte = (b: number): EventSource => ((b & AST_KIND_BIT) !== 0 ? 'ast' : 'runtime');
+
+/** The kind byte of an event of this kind from this source. */
+export const kindByte = (kind: EventKind, source: EventSource): number => EVENT_KINDS[kind] | (source === 'ast' ? AST_KIND_BIT : 0);
+
+/** Kinds only instrumented code sends (call, return and exception come from both sources). */
+export const AST_ONLY_KINDS: readonly EventKind[] = ['line', 'locals', 'expr', 'probe', 'tail_call'];
 
 export function isEventKind(s: string): s is EventKind {
   return Object.prototype.hasOwnProperty.call(EVENT_KINDS, s);
@@ -72,11 +105,27 @@ export interface Mfa {
  * | state | state after | `{raw_message, reply}` (`reply` is `{:reply, r}`, `:noreply` or `:statem`) | — | the receive of that message, when traced |
  * | limit | `{name, value, action}` (its `pid` is the agent's relay) | — | — | — |
  *
- * `parent` is the innermost call that was open on the same pid when the event happened (for a call,
- * its caller among traced calls; for a return, the same as its call's parent).
+ * AST events (`source` = 'ast', from instrumented code, docs/ast.md); `aux` is always the source
+ * line (an integer) and `mfa` the enclosing function:
  *
- * `mfa` is set for call, return and exception (the function) and for spawn and spawned (the
- * initial call, with the arity of its argument list); null otherwise.
+ * | kind | payload | aux | peer | link |
+ * | --- | --- | --- | --- | --- |
+ * | call | argument list | clause head's line | — | — |
+ * | return | result | line of the last expression | — | the call |
+ * | exception | `{class, reason}` | line | — | the call |
+ * | tail_call | `{m2, f2, a2}` the callee | line | — | the call whose frame it ends |
+ * | line | nil | the line about to run | — | — |
+ * | locals | `[{name, value}]` (names as atoms) | the line after which they were taken | — | — |
+ * | expr | `{label, value}` (label a binary: source text, `"case clause 2"`...) | line | — | — |
+ * | probe | `{label, value}` (label: the probe's source text) | line | — | — |
+ *
+ * `parent` is the innermost call that was open on the same pid when the event happened (for a call,
+ * its caller among traced calls; for a return, exception or tail_call, the same as its call's
+ * parent). Runtime and AST calls share one stack per pid, so an AST `locals` inside a runtime-traced
+ * call has that call as parent.
+ *
+ * `mfa` is set for call, return and exception (the function), for spawn and spawned (the
+ * initial call, with the arity of its argument list) and for every AST event; null otherwise.
  */
 export interface StoredEvent {
   /** Dense, from 0, in order of arrival. */

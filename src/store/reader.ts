@@ -18,7 +18,17 @@
 
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { KIND_BY_CODE, SCHEMA_VERSION, type EventKind, type Mfa, type StoredEvent } from '../capture/event.js';
+import {
+  EVENT_KINDS,
+  kindOfByte,
+  KIND_CODE_MASK,
+  OLDEST_SCHEMA_VERSION,
+  SCHEMA_VERSION,
+  sourceOfByte,
+  type EventKind,
+  type Mfa,
+  type StoredEvent,
+} from '../capture/event.js';
 import { decodeBody } from '../erlang/etf/decode.js';
 import { Atom, Pid, type Term } from '../erlang/terms.js';
 import { crc32 } from './crc32.js';
@@ -58,6 +68,9 @@ export interface OpenOptions {
   cacheBytes?: number;
 }
 
+const knownVersion = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= OLDEST_SCHEMA_VERSION && v <= SCHEMA_VERSION;
+const VERSIONS_READ = `versions ${OLDEST_SCHEMA_VERSION} to ${SCHEMA_VERSION}`;
+
 /** Opens the recording in `dir`; throws RecordingFormatError if it is not one this code can read. */
 export function openRecording(dir: string, opts: OpenOptions = {}): Recording {
   return new FileRecording(dir, opts);
@@ -83,6 +96,8 @@ class FileRecording implements Recording {
   private readonly cache = new Map<number, Buffer>();
   private cacheUsed = 0;
   private readonly cacheBytes: number;
+  /** Bits a kind byte may have in this file's version. */
+  private kindBitsAllowed = KIND_CODE_MASK;
 
   constructor(
     readonly dir: string,
@@ -101,9 +116,10 @@ class FileRecording implements Recording {
     } catch (e) {
       throw new RecordingFormatError(`${join(dir, META_FILE)} is not valid JSON (${(e as Error).message})`);
     }
-    if (meta.schema !== SCHEMA_VERSION) {
+    if (!knownVersion(meta.schema)) {
       throw new RecordingFormatError(
-        `${dir} was written with recording schema version ${String(meta.schema)}; this ElixirScope reads version ${SCHEMA_VERSION} only`,
+        `${dir} was written with recording schema version ${String(meta.schema)}; this ElixirScope reads ${VERSIONS_READ} only ` +
+          `(a newer ElixirScope wrote it: open it with that one)`,
       );
     }
     meta.errors ??= [];
@@ -173,9 +189,11 @@ class FileRecording implements Recording {
       throw new RecordingFormatError(`${path} is not an ElixirScope events file (bad magic or too short: ${size} bytes)`);
     }
     const version = fh.readUInt32LE(8);
-    if (version !== SCHEMA_VERSION) {
-      throw new RecordingFormatError(`${path} has format version ${version}; this ElixirScope reads version ${SCHEMA_VERSION} only`);
+    if (!knownVersion(version)) {
+      throw new RecordingFormatError(`${path} has format version ${version}; this ElixirScope reads ${VERSIONS_READ} only`);
     }
+    // Version 1 predates AST events: a kind byte with AST_KIND_BIT (0x80) there is damage, not an event.
+    this.kindBitsAllowed = version >= 2 ? 0xff : KIND_CODE_MASK;
     let pos = FILE_HEADER_SIZE;
     let count = 0;
     const hdr = Buffer.alloc(BLOCK_HEADER_SIZE);
@@ -275,7 +293,8 @@ class FileRecording implements Recording {
     const { pid, peer, mfa, kind } = b.cols;
     for (let i = 0; i < b.count; i++) {
       if (pid[i]! >= np || (peer[i] !== NONE32 && peer[i]! >= np) || (mfa[i] !== NONE32 && mfa[i]! >= nm)) return false;
-      if (KIND_BY_CODE[kind[i]!] === undefined) return false;
+      const k = kind[i]!;
+      if ((k & ~this.kindBitsAllowed) !== 0 || kindOfByte(k) === undefined) return false;
     }
     return true;
   }
@@ -377,11 +396,13 @@ class FileRecording implements Recording {
     const decodeRange = (buf: Buffer | undefined): Term | undefined => (buf === undefined ? undefined : decodeBody(buf, 0).term);
     const mfa = c.mfa[i]!;
     const peer = c.peer[i]!;
+    const kb = c.kind[i]!;
     return {
       id,
       ts: c.ts[i]!,
-      kind: KIND_BY_CODE[c.kind[i]!] as EventKind,
-      source: 'runtime',
+      // checkRefs let no block in with an unknown kind byte.
+      kind: kindOfByte(kb) as EventKind,
+      source: sourceOfByte(kb),
       pid: this.pids[c.pid[i]!]!,
       mfa: mfa === NONE32 ? null : this.mfas[mfa]!,
       peer: peer === NONE32 ? null : this.pids[peer]!,
@@ -418,7 +439,8 @@ class FileRecording implements Recording {
 
   /** The MFA of the process's `spawned` event (its first events are looked at only). */
   private initialCall(ids: Uint32Array): string | null {
-    const spawned = KIND_BY_CODE.indexOf('spawned');
+    // Only the runtime tracer sends spawned events: the AST bit is never set on them.
+    const spawned: number = EVENT_KINDS.spawned;
     for (let k = 0; k < Math.min(ids.length, 8); k++) {
       const id = ids[k]!;
       const b = this.blockOf(id);

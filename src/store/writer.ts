@@ -22,7 +22,7 @@
 
 import { mkdir, open, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SCHEMA_VERSION, KIND_BY_CODE, type EventKind } from '../capture/event.js';
+import { SCHEMA_VERSION, kindOfByte } from '../capture/event.js';
 import { ParseContext, type ParsedBatch } from '../capture/batchParser.js';
 import type { Pid } from '../erlang/terms.js';
 import type { RecordingMeta, RecordingStatus } from './types.js';
@@ -288,7 +288,8 @@ export class RecordingWriter {
     meta.fill(0x20, dictText.length, dictLen);
     meta.set(dictText, 0);
     const cols = colViews(meta.buffer, dictLen, n);
-    const byKind = new Float64Array(KIND_BY_CODE.length);
+    // Indexed by the kind byte: AST events (AST_KIND_BIT set) count under the same kind names.
+    const byKind = new Float64Array(256);
     let at = 0;
     // Only the payload and aux bytes are kept, packed: the event headers (trace_ts, pids, MFAs,
     // timestamps) are already in the columns, and are about half of a batch's bytes.
@@ -372,7 +373,8 @@ export class RecordingWriter {
     counts.stored = this.flushed;
     for (let k = 0; k < byKind.length; k++) {
       if (byKind[k]! > 0) {
-        const name = KIND_BY_CODE[k] as EventKind;
+        const name = kindOfByte(k);
+        if (name === undefined) continue;
         counts.byKind[name] = (counts.byKind[name] ?? 0) + byKind[k]!;
       }
     }

@@ -9,7 +9,13 @@
  *   const rec = b.build();
  *
  * The builder keeps a call stack per pid, as the store's writer does, so `parent` and the `link` of
- * returns come out as the contract (src/capture/event.ts) describes.
+ * returns come out as the contract (src/capture/event.ts) describes. Runtime and AST calls share
+ * it (docs/ast.md):
+ *
+ *   b.call(cart, 1_000, 'Elixir.Shop.Cart', 'total', [items]);
+ *   b.locals(cart, 1_100, 12, [['sum', 3]]);                  // AST, inside total/1, line 12
+ *   b.astCall(cart, 1_200, 'Elixir.Shop.Cart', 'loop', [1], 20);
+ *   b.tailCall(cart, 1_300, 21, 'Elixir.Shop.Cart', 'loop', 1);
  */
 
 import { EVENT_KINDS, type EventKind, type EventSource, type Mfa, type StoredEvent } from '../../src/capture/event.js';
@@ -100,12 +106,57 @@ export class RecordingBuilder {
     return this.add({ ts, kind: 'receive', pid, payload: msg, link: sendId });
   }
 
-  private close(pid: Pid, ts: number, kind: 'return' | 'exception', payload: EncodableTerm): number {
+  /** A clause of an instrumented function entered (AST call; `line` is its head's line). */
+  astCall(pid: Pid, ts: number, module: string, fun: string, args: EncodableTerm[], line: number): number {
+    const id = this.add({ ts, kind: 'call', source: 'ast', pid, mfa: { module, fun, arity: args.length }, payload: args, aux: line });
+    this.stackOf(pid).push(id);
+    return id;
+  }
+
+  astRet(pid: Pid, ts: number, result: EncodableTerm, line: number): number {
+    return this.close(pid, ts, 'return', result, line);
+  }
+
+  astRaise(pid: Pid, ts: number, cls: string, reason: Term, line: number): number {
+    return this.close(pid, ts, 'exception', new Tuple([atom(cls), reason]), line);
+  }
+
+  /** The innermost open call ends in a tail call to module.fun/arity. */
+  tailCall(pid: Pid, ts: number, line: number, module: string, fun: string, arity: number): number {
+    return this.close(pid, ts, 'tail_call', new Tuple([atom(module), atom(fun), arity]), line);
+  }
+
+  /** AST `line` in the innermost open call (its MFA is the event's). */
+  line(pid: Pid, ts: number, line: number): number {
+    return this.add({ ts, kind: 'line', source: 'ast', pid, mfa: this.openMfa(pid), payload: atom('nil'), aux: line });
+  }
+
+  /** AST `locals`: bindings `[name, value]` after `line` ran, in the innermost open call. */
+  locals(pid: Pid, ts: number, line: number, bindings: Array<[string, EncodableTerm]>): number {
+    const payload = bindings.map(([n, v]) => new Tuple([atom(n), v as Term]));
+    return this.add({ ts, kind: 'locals', source: 'ast', pid, mfa: this.openMfa(pid), payload, aux: line });
+  }
+
+  /** AST `expr` or `probe`: `{label, value}` at `line`, in the innermost open call. */
+  labelled(pid: Pid, ts: number, kind: 'expr' | 'probe', line: number, label: string, value: EncodableTerm): number {
+    const payload = new Tuple([Buffer.from(label, 'utf8'), value as Term]);
+    return this.add({ ts, kind, source: 'ast', pid, mfa: this.openMfa(pid), payload, aux: line });
+  }
+
+  private openMfa(pid: Pid): Mfa {
+    const stack = this.stackOf(pid);
+    const top = stack[stack.length - 1];
+    if (top === undefined) throw new Error(`test fixture: an AST event on ${pid.id} needs an open call (its function)`);
+    return this.events[top]!.mfa!;
+  }
+
+  private close(pid: Pid, ts: number, kind: 'return' | 'exception' | 'tail_call', payload: EncodableTerm, line?: number): number {
     const stack = this.stackOf(pid);
     const callId = stack.pop();
     if (callId === undefined) throw new Error(`test fixture: ${kind} on ${pid.id} with no open call`);
     const call = this.events[callId]!;
-    return this.add({ ts, kind, pid, mfa: call.mfa, payload, link: callId, parent: call.parent });
+    const source = line === undefined ? 'runtime' : 'ast';
+    return this.add({ ts, kind, source, pid, mfa: call.mfa, payload, aux: line, link: callId, parent: call.parent });
   }
 
   private stackOf(pid: Pid): number[] {
@@ -186,7 +237,7 @@ export class MemoryRecording implements Recording {
       ids.push(e.id);
     }
     this.meta = {
-      schema: 1,
+      schema: 2,
       node,
       otpRelease: '25',
       elixirVersion: '1.14.0',

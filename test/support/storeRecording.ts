@@ -21,6 +21,10 @@ export function traceMessage(e: StoredEvent): Term {
   const p = e.pid;
   const mfa = (arity: Term): Tuple => t(a(e.mfa!.module), a(e.mfa!.fun), arity);
   const payload = e.payload() as Term;
+  if (e.source === 'ast') {
+    // Instrumented code's own message (docs/ast.md): the kind by name, the line as aux.
+    return t(a('es_ast'), p, ts, a(e.kind), mfa(e.mfa!.arity), e.aux() as Term, payload);
+  }
   switch (e.kind) {
     case 'call':
       return t(a('trace_ts'), p, a('call'), mfa(payload), ts);
@@ -56,6 +60,12 @@ export function traceMessage(e: StoredEvent): Term {
       const [name, value, action] = (payload as Tuple).elements as [Term, Term, Term];
       return t(a('es_limit'), ts, name, value, action);
     }
+    case 'line':
+    case 'locals':
+    case 'expr':
+    case 'probe':
+    case 'tail_call':
+      throw new Error(`event #${e.id}: a ${e.kind} event must come from instrumented code (source 'ast')`);
   }
 }
 

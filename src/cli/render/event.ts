@@ -5,6 +5,12 @@
  *   [+0.000131s] [RUNTIME]   SEND from #PID<0.150.0> (Shop.Cart) to #PID<0.151.0> (Shop.Inventory): {:reserve, "sku-1", 2}
  *   [+0.000150s] [RUNTIME] EXIT Shop.Cart.add/3 (Return: :ok)
  *
+ * Events from instrumented code (docs/ast.md) are tagged `[AST]` and name their line:
+ *
+ *   [+0.000140s] [AST]       LINE 10 Shop.Cart.total/1: items = [1, 2], sum = 3
+ *   [+0.000141s] [AST]       EXPR 12 Shop.Cart.total/1: Enum.sum(xs) => 6
+ *   [+0.000142s] [AST]     TAIL Shop.Cart.loop/2 → Shop.Cart.loop/2
+ *
  * and as one JSON object (for `history --json`, JSON Lines). Lines inside a call are indented two
  * spaces per open call on that pid. `EXIT` is a function's return, as in the README; a process's own
  * end is `PROC_EXIT`. Every label is listed in docs/cli.md.
@@ -38,6 +44,12 @@ export const KIND_LABELS = {
   state_init: 'STATE_INIT',
   state: 'STATE',
   limit: 'LIMIT',
+  line: 'LINE',
+  // Locals are shown as the line they were taken after, with the bindings (the README's format).
+  locals: 'LINE',
+  expr: 'EXPR',
+  probe: 'PROBE',
+  tail_call: 'TAIL',
 } as const;
 
 export interface LineOptions {
@@ -95,7 +107,42 @@ export function eventText(e: StoredEvent, r: Renderer): string {
     }
     case 'limit':
       return `${label} ${limitText(e.payload(), r)}`;
+    case 'line':
+      return `${label} ${lineOf(e) ?? '?'} ${mfa}`;
+    case 'locals': {
+      const b = bindings(e.payload());
+      const text = b === null ? r.term(e.payload()) : b.map(([n, v]) => `${n} = ${r.term(v)}`).join(', ');
+      return `${label} ${lineOf(e) ?? '?'} ${mfa}: ${text}`;
+    }
+    case 'expr':
+    case 'probe': {
+      const lv = labelled(e.payload());
+      // An expression's value reads as a result (`=>`); a probe's as a measurement (`=`).
+      const sep = e.kind === 'expr' ? '=>' : '=';
+      const text = lv === null ? r.term(e.payload()) : `${lv.label} ${sep} ${r.term(lv.value)}`;
+      return `${label} ${lineOf(e) ?? '?'} ${mfa}: ${text}`;
+    }
+    case 'tail_call':
+      return `${label} ${mfa} → ${calleeText(e.payload(), r)}`;
   }
+}
+
+/** The source line of an AST event (its aux), or null for runtime events and odd values. */
+export function lineOf(e: StoredEvent): number | null {
+  if (e.source !== 'ast') return null;
+  const a = e.aux();
+  return typeof a === 'number' ? a : typeof a === 'bigint' ? Number(a) : null;
+}
+
+/** A `locals` payload `[{name, value}]` as pairs, or null when it is not of that shape (truncated...). */
+export function bindings(p: Term | undefined): Array<[string, Term]> | null {
+  if (!Array.isArray(p)) return null;
+  const out: Array<[string, Term]> = [];
+  for (const x of p) {
+    if (!(x instanceof Tuple && x.elements.length === 2 && x.elements[0] instanceof Atom)) return null;
+    out.push([x.elements[0].name, x.elements[1]!]);
+  }
+  return out;
 }
 
 /** Where a send went: the receiver pid (and name), or the name it was sent to (`Shop.Mailer`, `{:logger, :n@h}`). */
@@ -182,9 +229,25 @@ export function eventJson(e: StoredEvent, r: Renderer): Record<string, unknown> 
     case 'limit':
       o.limit = r.term(e.payload());
       break;
+    case 'locals': {
+      const b = bindings(e.payload());
+      o.locals = b === null ? r.term(e.payload()) : b.map(([name, v]) => ({ name, value: r.term(v) }));
+      break;
+    }
+    case 'expr':
+    case 'probe': {
+      const lv = labelled(e.payload());
+      o.label = lv === null ? null : lv.label;
+      o.value = r.term(lv === null ? e.payload() : lv.value);
+      break;
+    }
+    case 'tail_call':
+      o.callee = calleeText(e.payload(), r);
+      break;
     default:
       break;
   }
+  if (e.source === 'ast') o.line = lineOf(e);
   o.peer = e.peer === null ? null : r.pidText(e.peer);
   o.link = e.link;
   o.parent = e.parent;
@@ -204,6 +267,23 @@ function classAndReason(p: Term | undefined): { cls: string; reason: Term | unde
     return { cls: p.elements[0].name, reason: p.elements[1] };
   }
   return { cls: 'error', reason: p };
+}
+
+/** `{Label, Value}` of expr and probe events (Label a binary of source text). */
+function labelled(p: Term | undefined): { label: string; value: Term } | null {
+  if (p instanceof Tuple && p.elements.length === 2 && Buffer.isBuffer(p.elements[0])) {
+    return { label: p.elements[0].toString('utf8'), value: p.elements[1]! };
+  }
+  return null;
+}
+
+/** `Shop.Cart.loop/2` from a tail call's `{M, F, A}`. */
+function calleeText(p: Term | undefined, r: Renderer): string {
+  if (p instanceof Tuple && p.elements.length === 3) {
+    const [m, f, a] = p.elements as [Term, Term, Term];
+    if (m instanceof Atom && f instanceof Atom && typeof a === 'number') return formatMfa({ module: m.name, fun: f.name, arity: a });
+  }
+  return r.term(p);
 }
 
 function senderOf(e: StoredEvent, r: Renderer): string | null {
