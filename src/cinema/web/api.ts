@@ -55,6 +55,8 @@ export interface MetaResponse {
 export interface TermView {
   text: string;
   size: number;
+  /** For a map entry: the key as it prints before the value (`items:` or `"sku-1" =>`). */
+  key?: string;
   children?: TermView[];
 }
 

@@ -10,6 +10,8 @@
 import { Api } from './api.js';
 import { Store } from './store.js';
 import { formatMoment, parseMoment } from './url.js';
+import { mountTimeline } from './timeline.js';
+import { mountScrubber } from './scrubber.js';
 
 // ----------------------------------------------------------------------------------------------
 // PUBLIC
@@ -162,15 +164,13 @@ async function start(): Promise<void> {
 
   let frames = (): number => 0;
   try {
-    const { mountTimeline } = await import('./timeline.js' as string) as { mountTimeline?: (el: HTMLElement, store: Store) => { frames(): number } };
-    if (mountTimeline !== undefined) frames = mountTimeline(timelineHost, store).frames;
+    frames = mountTimeline(timelineHost, store).frames;
   } catch (err) {
     console.error('elixir-scope: the timeline could not start', err);
     timelineHost.textContent = `The timeline could not start: ${String(err)}`;
   }
   try {
-    const { mountScrubber } = await import('./scrubber.js' as string) as { mountScrubber?: (el: HTMLElement, store: Store) => void };
-    if (mountScrubber !== undefined) mountScrubber(scrubberHost, store);
+    mountScrubber(scrubberHost, store);
   } catch (err) {
     console.error('elixir-scope: the scrubber could not start', err);
     scrubberHost.textContent = `The scrubber could not start: ${String(err)}`;

@@ -50,11 +50,12 @@ export type StoreEventName = keyof StoreEvents;
 export const KIND_NAMES: readonly string[] = [
   '?', 'call', 'return', 'exception', 'send', 'send_to_dead', 'receive', 'spawn', 'spawned', 'exit',
   'link', 'unlink', 'getting_linked', 'getting_unlinked', 'register', 'unregister', 'state_init', 'state', 'limit',
+  'line', 'locals', 'expr', 'probe', 'tail_call',
 ];
 export const KIND = {
   call: 1, return: 2, exception: 3, send: 4, send_to_dead: 5, receive: 6, spawn: 7, spawned: 8, exit: 9,
   link: 10, unlink: 11, getting_linked: 12, getting_unlinked: 13, register: 14, unregister: 15,
-  state_init: 16, state: 17, limit: 18,
+  state_init: 16, state: 17, limit: 18, line: 19, locals: 20, expr: 21, probe: 22, tail_call: 23,
 } as const;
 
 /** The event table: column arrays of length >= count (capacity); only `0 .. count - 1` are events. */
