@@ -45,6 +45,8 @@
 -module(elixir_scope_agent).
 
 -export([version/0, start_session/2, request/3, relay_count/0]).
+%% AST instrumentation (docs/ast.md): called over rpc, they run in the caller, never in the relay.
+-export([ast_source/2, instrument/3, instrumented/0, revert_all/1]).
 %% Internal: the relay's entry point (its initial_call identifies relays of every version).
 -export([relay_init/1]).
 
@@ -72,7 +74,10 @@
     pending_n = 0,          % events in `pending`
     tick,
     dur_timer,
-    guardian                % see start_guardian/0
+    guardian,               % see start_guardian/0
+    ast = #{},              % Mod => #{original, file, md5_before, md5_instrumented}: modules we loaded
+    ast_blocked = #{},      % Mod => true: a revert waits for old code to be left (retried on es_ast_retry)
+    ast_timer               % the es_ast_retry timer while ast_blocked is not empty
 }).
 
 %% ================================================================================================
@@ -197,8 +202,17 @@ handle({es_sys, Pid, Ts, Raw, Reply, State}, St) ->
                    end,
     {State2, C3} = trunc(State, Max),
     add_event({es_state, Pid, Ts, Raw2, Reply2, State2}, Ts, C1 + C2 + C3, St);
+handle({es_ast, Pid, Ts, Kind, Mfa, Line, Payload}, St) when is_integer(Ts) ->
+    {P2, Cut} = case Kind of
+                    call -> trunc_elems(Payload, St#st.max_bytes);
+                    locals -> trunc_elems(Payload, St#st.max_bytes);
+                    _ -> trunc(Payload, St#st.max_bytes)
+                end,
+    add_event({es_ast, Pid, Ts, Kind, Mfa, Line, P2}, Ts, Cut, St);
 handle({es_req, From, Ref, Req}, St) ->
     request_in(Req, From, Ref, St);
+handle({timeout, TRef, es_ast_retry}, #st{ast_timer = TRef} = St) ->
+    ast_retry(St#st{ast_timer = undefined});
 handle({timeout, TRef, es_tick}, #st{tick = TRef} = St) ->
     St1 = check_mailbox(flush(St)),
     St1#st{tick = erlang:start_timer(St1#st.flush_ms, self(), es_tick)};
@@ -212,7 +226,7 @@ handle(_Other, St) ->
 request_in(Req, From, Ref, St) ->
     case Req of
         stop ->
-            St1 = final_flush(drain(after_stop, untrace_all(St))),
+            St1 = final_flush(drain(after_stop, ast_end(untrace_all(St)))),
             send_done(stopped, St1),
             From ! {Ref, {ok, stats(St1)}},
             exit(normal);
@@ -253,6 +267,13 @@ do_request({trace_processes, Which, Flags}, St) when is_list(Flags) ->
 do_request({trace_state, Which}, St) ->
     Pid = resolve_pid(Which),
     trace_state(Pid, St);
+do_request({ast_load, Items}, St) when is_list(Items) ->
+    ast_load(Items, St);
+do_request({ast_revert, Which}, St) ->
+    ast_revert(Which, St);
+do_request(ast_list, St) ->
+    {{ok, [#{module => M, md5_before => maps:get(md5_before, I), blocked => maps:is_key(M, St#st.ast_blocked)}
+           || {M, I} <- maps:to_list(St#st.ast)]}, St};
 do_request(Other, St) ->
     {{error, {bad_request, Other}}, St}.
 
@@ -563,7 +584,7 @@ check_mailbox(St) ->
 
 %% A limit was reached: tracing off first, then drain, say so as the last event, report, go.
 limit(Name, Value, St) ->
-    St1 = untrace_all(St),
+    St1 = ast_end(untrace_all(St)),
     Reason = case Name of
                  max_mailbox -> max_mailbox;
                  _ -> after_stop
@@ -590,7 +611,8 @@ drain(Reason, St) ->
 drain_loop(Ref, Reason, St) ->
     receive
         {trace_delivered, all, Ref} -> drain_rest(Reason, St);
-        M when is_tuple(M), (element(1, M) =:= trace_ts orelse element(1, M) =:= es_sys) ->
+        M when is_tuple(M), (element(1, M) =:= trace_ts orelse element(1, M) =:= es_sys
+                             orelse element(1, M) =:= es_ast) ->
             drain_loop(Ref, Reason, St#st{dropped = bump(Reason, St#st.dropped)})
     after 2000 ->
         drain_rest(Reason, St)
@@ -598,7 +620,8 @@ drain_loop(Ref, Reason, St) ->
 
 drain_rest(Reason, St) ->
     receive
-        M when is_tuple(M), (element(1, M) =:= trace_ts orelse element(1, M) =:= es_sys) ->
+        M when is_tuple(M), (element(1, M) =:= trace_ts orelse element(1, M) =:= es_sys
+                             orelse element(1, M) =:= es_ast) ->
             drain_rest(Reason, St#st{dropped = bump(Reason, St#st.dropped)})
     after 0 -> St
     end.
@@ -690,7 +713,7 @@ untrace_all(St) ->
 %% The engine is gone (killed, disconnected): clean up, have the guardian unload the module once
 %% we are gone (if no relay is left then), exit.
 engine_down(St) ->
-    untrace_all(St),
+    ast_end(untrace_all(St)),
     St#st.guardian ! {es_guard_unload, self()},
     exit(normal).
 
@@ -730,18 +753,47 @@ guardian_source() ->
     "       end || P <- Hooked],"
     "      ok"
     "  end,"
-    "  Loop = fun Loop(Patterns, Hooked, Unload) ->"
+    %% Instrumented modules the relay did not get back to their original: the probes are silenced
+    %% first, then the original is loaded once no process runs the code it would replace (soft purge;
+    %% retried every 200 ms, for as long as it takes: never a hard purge). A module whose code is
+    %% neither ours nor the original any more was reloaded by someone else: it is left alone.
+    "  RevertAst = fun RevertAst([]) -> ok;"
+    "                  RevertAst(Left) ->"
+    "      Rest = [A || {M, Orig, File, Md5B, Md5I} = A <- Left,"
+    "                   begin"
+    "                     case persistent_term:get({elixir_scope_ast, M}, undefined) of"
+    "                       Relay -> persistent_term:erase({elixir_scope_ast, M});"
+    "                       _ -> ok"
+    "                     end,"
+    "                     case catch erlang:get_module_info(M, md5) of"
+    "                       Md5I ->"
+    "                         case code:soft_purge(M) of"
+    "                           true ->"
+    "                             code:load_binary(M, File, Orig),"
+    "                             code:soft_purge(M),"
+    "                             catch erlang:get_module_info(M, md5) =/= Md5B;"
+    "                           false -> true"
+    "                         end;"
+    "                       _ -> false"
+    "                     end"
+    "                   end],"
+    "      case Rest of [] -> ok; _ -> receive after 200 -> ok end, RevertAst(Rest) end"
+    "  end,"
+    "  Loop = fun Loop(Patterns, Hooked, Ast, Unload) ->"
     "      receive"
-    "        {es_guard, Relay, Ps, Hs} -> Loop(Ps, Hs, Unload);"
-    "        {es_guard_unload, Relay} -> Loop(Patterns, Hooked, true);"
+    "        {es_guard, Relay, Ps, Hs} -> Loop(Ps, Hs, Ast, Unload);"
+    "        {es_guard_ast, Relay, As} -> Loop(Patterns, Hooked, As, Unload);"
+    "        {es_guard_unload, Relay} -> Loop(Patterns, Hooked, Ast, true);"
     "        {'DOWN', R, process, _, normal} ->"
-    "            case Unload of true -> spawn(erlang, apply, [Unloader, [self()]]); false -> ok end;"
+    "            case Unload of true -> spawn(erlang, apply, [Unloader, [self()]]); false -> ok end,"
+    "            RevertAst(Ast);"
     "        {'DOWN', R, process, _, _} ->"
     "            Clean(Patterns, Hooked),"
-    "            spawn(erlang, apply, [Unloader, [self()]])"
+    "            spawn(erlang, apply, [Unloader, [self()]]),"
+    "            RevertAst(Ast)"
     "      end"
     "  end,"
-    "  Loop([], [], false)"
+    "  Loop([], [], [], false)"
     " end.".
 
 start_guardian() ->
@@ -753,6 +805,9 @@ start_guardian() ->
 %% Tells the guardian what to undo should this relay die without cleaning up.
 guard(St) ->
     St#st.guardian ! {es_guard, self(), maps:keys(St#st.patterns), maps:keys(St#st.hooks)},
+    St#st.guardian ! {es_guard_ast, self(),
+                      [{M, maps:get(original, I), maps:get(file, I), maps:get(md5_before, I), maps:get(md5_instrumented, I)}
+                       || {M, I} <- maps:to_list(St#st.ast)]},
     St.
 
 %% ================================================================================================
@@ -830,3 +885,571 @@ take_elems([E | Rest], Budget, N, Acc) when N < 1000 ->
     end;
 take_elems(_, _, _, Acc) ->
     lists:reverse(Acc).
+
+%% ================================================================================================
+%% AST INSTRUMENTATION (docs/ast.md)
+%% ================================================================================================
+%%
+%% ast_source/2 and instrument/3 run in the engine's rpc worker: parsing and compiling can take
+%% seconds and must never hold up the relay. Only loading and reverting happen in the relay, which
+%% owns what it loaded: at every end of its session it puts the originals back, and its guardian
+%% does it if the relay dies. Instrumented code never calls this module: a probe reads
+%% persistent_term {elixir_scope_ast, Mod} (the relay's pid) and sends to it, so this module can
+%% be purged while instrumented code still runs.
+
+%% The quoted form of an Elixir module, from its source file (or text the engine read from a local
+%% project), else from the debug_info chunk of its .beam.
+ast_source(ModBin, Opts) when is_binary(ModBin), is_map(Opts) ->
+    try ast_source_(ModBin, Opts)
+    catch throw:{error, _} = E -> E
+    end;
+ast_source(ModBin, Opts) ->
+    {error, {badarg, [ModBin, Opts]}}.
+
+ast_source_(ModBin, Opts) ->
+    Mod = elixir_module(ModBin),
+    Md5 = erlang:get_module_info(Mod, md5),
+    Beam = beam_path(Mod),
+    Src = source_path(Mod),
+    Base = #{module => Mod, md5 => Md5, beam => Beam},
+    case maps:find(source_text, Opts) of
+        {ok, Text} when is_binary(Text) ->
+            File = case maps:find(file, Opts) of
+                       {ok, F} when is_binary(F) -> F;
+                       _ when Src =/= undefined -> Src;
+                       _ -> <<"nofile">>
+                   end,
+            from_source(Mod, Text, File, Opts, Base);
+        {ok, _} ->
+            {error, {bad_opts, [source_text]}};
+        error ->
+            case Src =/= undefined andalso file:read_file(Src) of
+                {ok, Text} -> from_source(Mod, Text, Src, Opts, Base);
+                _ -> from_debug_info(Mod, Src, Beam, Base)
+            end
+    end.
+
+%% An existing, loadable Elixir module, or a throw. Never creates an atom.
+elixir_module(ModBin) ->
+    Mod = case existing_atom(ModBin) of
+              {ok, M} -> M;
+              error -> throw({error, {unknown_module, ModBin}})
+          end,
+    case code:ensure_loaded(Mod) of
+        {module, Mod} -> ok;
+        _ -> throw({error, {unknown_module, ModBin}})
+    end,
+    case erlang:function_exported(Mod, '__info__', 1) of
+        true -> Mod;
+        false -> throw({error, {not_elixir, Mod}})
+    end.
+
+beam_path(Mod) ->
+    case code:which(Mod) of
+        P when is_list(P) ->
+            case filelib:is_regular(P) of
+                true -> unicode:characters_to_binary(P);
+                false -> in_memory
+            end;
+        _ -> in_memory
+    end.
+
+source_path(Mod) ->
+    case lists:keyfind(source, 1, Mod:module_info(compile)) of
+        {source, S} when is_list(S) -> unicode:characters_to_binary(S);
+        _ -> undefined
+    end.
+
+from_source(Mod, Text, File, Opts, Base) ->
+    ParseOpts = [{columns, true}, {token_metadata, true}, {file, File}],
+    case 'Elixir.Code':string_to_quoted(Text, ParseOpts) of
+        {ok, Quoted} ->
+            case find_defmodule(Quoted, Mod) of
+                {ok, Def} ->
+                    Matches = case maps:get(verify, Opts, true) of
+                                  false -> unknown;
+                                  _ -> source_matches(Mod, Def, File, maps:get(md5, Base))
+                              end,
+                    {ok, Base#{origin => source, file => File, quoted => Def, source_matches => Matches}};
+                error ->
+                    {error, {module_not_in_source, Mod, File}}
+            end;
+        {error, {Meta, Msg, Token}} ->
+            {error, {parse_failed, File, #{meta => Meta, message => chardata(Msg), token => chardata(Token)}}}
+    end.
+
+chardata(X) when is_binary(X) -> X;
+chardata(X) when is_list(X) ->
+    case unicode:characters_to_binary(X) of
+        B when is_binary(B) -> B;
+        _ -> list_to_binary(io_lib:format("~p", [X]))
+    end;
+chardata(X) -> list_to_binary(io_lib:format("~p", [X])).
+
+from_debug_info(Mod, Src, Beam, Base) ->
+    Obj = case Beam of
+              in_memory ->
+                  case code:get_object_code(Mod) of
+                      {Mod, Bin, _} -> Bin;
+                      error -> none
+                  end;
+              Path -> binary_to_list(Path)
+          end,
+    Chunk = case Obj of
+                none -> missing;
+                _ -> case beam_lib:chunks(Obj, [debug_info]) of
+                         {ok, {_, [{debug_info, {debug_info_v1, Backend, Data}}]}} -> {Backend, Data};
+                         _ -> missing
+                     end
+            end,
+    Info = case Chunk of
+               missing -> missing;
+               {_, none} -> stripped;
+               {B, D} ->
+                   case catch B:debug_info(elixir_v1, Mod, D, []) of
+                       {ok, M} when is_map(M) -> M;
+                       _ -> stripped
+                   end
+           end,
+    case Info of
+        _ when is_map(Info) ->
+            File = case maps:get(file, Info, undefined) of
+                       F when is_binary(F) -> F;
+                       F when is_list(F) -> unicode:characters_to_binary(F);
+                       _ -> nil
+                   end,
+            {ok, maps:merge(Info, Base#{origin => debug_info, file => File})};
+        Why ->
+            {error, {no_source, #{module => Mod, file => case Src of undefined -> nil; _ -> Src end,
+                                  debug_info => Why, beam => Beam}}}
+    end.
+
+%% The defmodule of Mod anywhere in a file's quoted form. A nested module is returned with its full
+%% name (the aliases of the enclosing module do not come with it); modules nested in it are
+%% replaced by an alias of their name, so compiling it never (re)defines another module.
+find_defmodule(Q, Mod) ->
+    try walk_defmodules(Q, [], atom_to_binary(Mod, utf8)), error
+    catch throw:{found, D} -> {ok, D}
+    end.
+
+walk_defmodules({defmodule, Meta, [Alias, [{do, Body}]]}, Outer, Want) when is_list(Meta) ->
+    case module_parts(Alias, Outer) of
+        {ok, Parts} ->
+            case parts_name(Parts) =:= Want of
+                true ->
+                    NewAlias = case Outer of
+                                   [] -> Alias;
+                                   _ -> binary_to_existing_atom(Want, utf8)
+                               end,
+                    throw({found, {defmodule, Meta, [NewAlias, [{do, unnest(Body, Parts)}]]}});
+                false ->
+                    walk_defmodules(Body, Parts, Want)
+            end;
+        error ->
+            walk_defmodules(Body, Outer, Want)
+    end;
+walk_defmodules(T, Outer, Want) when is_tuple(T) ->
+    [walk_defmodules(E, Outer, Want) || E <- tuple_to_list(T)], ok;
+walk_defmodules(L, Outer, Want) when is_list(L) ->
+    [walk_defmodules(E, Outer, Want) || E <- L], ok;
+walk_defmodules(_, _, _) ->
+    ok.
+
+%% The name of a defmodule's alias as a list of existing atoms: ['Elixir', 'Shop', 'Cart'].
+module_parts({'__aliases__', _, [H | _] = Parts}, Outer) ->
+    case lists:all(fun is_atom/1, Parts) of
+        false -> error;
+        true when H =:= 'Elixir' -> {ok, Parts};
+        true when Outer =:= [] -> {ok, ['Elixir' | Parts]};
+        true -> {ok, Outer ++ Parts}
+    end;
+module_parts(A, _Outer) when is_atom(A), A =/= nil ->
+    {ok, [A]};
+module_parts(_, _) ->
+    error.
+
+parts_name([A]) -> atom_to_binary(A, utf8);
+parts_name(Parts) -> iolist_to_binary(lists:join(<<".">>, [atom_to_binary(P, utf8) || P <- Parts])).
+
+unnest({defmodule, Meta, [Alias, [{do, _}]]} = D, Outer) when is_list(Meta) ->
+    case module_parts(Alias, Outer) of
+        {ok, ['Elixir' | Rest]} -> {alias, Meta, [{'__aliases__', [], Rest}, [{warn, false}]]};
+        _ -> D
+    end;
+unnest(T, Outer) when is_tuple(T) -> list_to_tuple([unnest(E, Outer) || E <- tuple_to_list(T)]);
+unnest(L, Outer) when is_list(L) -> [unnest(E, Outer) || E <- L];
+unnest(X, _) -> X.
+
+%% Whether the source is what the loaded code was compiled from: the unmodified quoted form is
+%% compiled (not loaded) and its md5 compared with the loaded one. Equal: true. Otherwise the code
+%% is compared with every literal and fun hash masked: Mix compiles with settings the node does not
+%% have (Logger macros put the file path relative to Mix's working directory and the application
+%% into literals), so the same source can give another md5; then `unknown`. Different code: false.
+source_matches(Mod, Def, File, LoadedMd5) ->
+    case compile_quoted(Mod, Def, File) of
+        {ok, Bin, _Warnings} ->
+            {ok, {_, Md5}} = beam_lib:md5(Bin),
+            case Md5 =:= LoadedMd5 of
+                true -> true;
+                false ->
+                    case code:get_object_code(Mod) of
+                        {Mod, Orig, _} ->
+                            {ok, {_, OrigMd5}} = beam_lib:md5(Orig),
+                            case OrigMd5 =:= LoadedMd5 andalso code_shape(Orig) =:= code_shape(Bin) of
+                                true -> unknown;
+                                false when OrigMd5 =:= LoadedMd5 -> false;
+                                false -> unknown
+                            end;
+                        error -> false
+                    end
+            end;
+        {error, _} ->
+            %% It does not compile here (a compile-time dependency this node lacks, say): no verdict.
+            unknown
+    end.
+
+code_shape(Bin) ->
+    case beam_disasm:file(Bin) of
+        {beam_file, M, Exports, _Attr, _CInfo, Code} -> {M, lists:sort(Exports), mask(Code)};
+        Other -> Other
+    end.
+
+mask({literal, _}) -> literal;
+mask({make_fun3, F, I, _Uniq, D, Fv}) -> {make_fun3, F, I, 0, D, mask(Fv)};
+mask(T) when is_tuple(T) -> list_to_tuple([mask(E) || E <- tuple_to_list(T)]);
+mask(L) when is_list(L) -> [mask(E) || E <- L];
+mask(X) -> X.
+
+%% Compiles a quoted defmodule without loading it (@compile {:autoload, false} in its body), with
+%% Elixir's "redefining module" check off for the duration (restored after, one compilation at a
+%% time on this node). Warnings are collected as Kernel.ParallelCompiler does (elixir_compiler_info)
+%% and returned. Elixir 1.14 also prints them on the node's stderr; it has no way to stop that.
+compile_quoted(Mod, {defmodule, Meta, [Alias, [{do, Body}]]}, File) when is_binary(File) ->
+    Attr = {'@', [], [{compile, [], [{autoload, false}]}]},
+    Body2 = case Body of
+                {'__block__', BM, Items} when is_list(Items) -> {'__block__', BM, [Attr | Items]};
+                _ -> {'__block__', [], [Attr, Body]}
+            end,
+    Def = {defmodule, Meta, [Alias, [{do, Body2}]]},
+    global:trans({elixir_scope_ast_compile, self()},
+                 fun() -> compile_isolated(Mod, Def, File) end, [node()]);
+compile_quoted(Mod, _Other, _File) ->
+    {error, {bad_quoted, Mod, <<"expected a single {:defmodule, meta, [alias, [do: body]]}">>}}.
+
+compile_isolated(Mod, Def, File) ->
+    Old = 'Elixir.Code':get_compiler_option(ignore_module_conflict),
+    'Elixir.Code':put_compiler_option(ignore_module_conflict, true),
+    Self = self(),
+    Ref = make_ref(),
+    try
+        {Pid, MRef} = spawn_monitor(fun() ->
+            put(elixir_compiler_info, {Self, self()}),
+            R = try {ok, 'Elixir.Code':compile_quoted(Def, File)}
+                catch Class:Reason -> {failed, Class, Reason}
+                end,
+            Self ! {Ref, result, R}
+        end),
+        collect_compile(Mod, Pid, MRef, Ref, [])
+    after
+        'Elixir.Code':put_compiler_option(ignore_module_conflict, Old)
+    end.
+
+collect_compile(Mod, Pid, MRef, Ref, Warnings) ->
+    receive
+        {warning, File, Position, Message} ->
+            W = #{file => chardata(File), position => Position, message => chardata(Message)},
+            collect_compile(Mod, Pid, MRef, Ref, [W | Warnings]);
+        {module_available, From, ARef, _File, _M, _Bin} ->
+            From ! {ARef, ack},
+            collect_compile(Mod, Pid, MRef, Ref, Warnings);
+        {waiting, _Kind, From, WRef, _FilePid, _M, _Modules, _Deadlock} ->
+            %% A module the code needs is not loaded: nothing else is being compiled that could define it.
+            From ! {WRef, not_found},
+            collect_compile(Mod, Pid, MRef, Ref, Warnings);
+        {Ref, result, R} ->
+            erlang:demonitor(MRef, [flush]),
+            Ws = lists:reverse(Warnings),
+            case R of
+                {ok, Mods} ->
+                    case lists:keyfind(Mod, 1, Mods) of
+                        {Mod, Bin} when length(Mods) =:= 1 -> {ok, Bin, Ws};
+                        _ -> {error, {wrong_modules, [M || {M, _} <- Mods]}}
+                    end;
+                {failed, Class, Reason} ->
+                    {error, #{class => Class, message => exception_text(Class, Reason), warnings => Ws}}
+            end;
+        {'DOWN', MRef, process, Pid, Why} ->
+            {error, #{class => exit, message => chardata(io_lib:format("~p", [Why])), warnings => lists:reverse(Warnings)}}
+    after 120000 ->
+        exit(Pid, kill),
+        {error, #{class => exit, message => <<"compilation took more than 120 s">>, warnings => lists:reverse(Warnings)}}
+    end.
+
+exception_text(error, #{'__exception__' := true} = E) ->
+    try chardata('Elixir.Exception':message(E))
+    catch _:_ -> chardata(io_lib:format("~p", [E]))
+    end;
+exception_text(_, Reason) ->
+    chardata(io_lib:format("~p", [Reason])).
+
+%% Compiles instrumented modules here (in the caller) and has the relay load them.
+%% Items: [#{module := Bin, quoted := Quoted}].
+instrument(Relay, Items, Opts) when is_pid(Relay), is_list(Items), is_map(Opts) ->
+    try
+        Prepared = [prepare(I) || I <- Items],
+        Loads = [maps:remove(warnings, P) || P <- Prepared],
+        case request(Relay, {ast_load, Loads}, maps:get(timeout, Opts, 10000)) of
+            {ok, Loaded} ->
+                Ws = maps:from_list([{maps:get(module, P), maps:get(warnings, P)} || P <- Prepared]),
+                {ok, [L#{warnings => maps:get(maps:get(module, L), Ws, [])} || L <- Loaded]};
+            Other -> Other
+        end
+    catch throw:{error, _} = E -> E
+    end;
+instrument(Relay, Items, Opts) ->
+    {error, {badarg, [Relay, Items, Opts]}}.
+
+prepare(#{module := Bin, quoted := Q}) when is_binary(Bin) ->
+    Mod = elixir_module(Bin),
+    case persistent_term:get({elixir_scope_ast, Mod}, undefined) of
+        undefined -> ok;
+        _ -> throw({error, {already_instrumented, Mod}})
+    end,
+    Md5 = erlang:get_module_info(Mod, md5),
+    %% The exact original is what makes an exact revert possible: without it, refuse.
+    {Orig, ObjFile} = case code:get_object_code(Mod) of
+                          {Mod, O, F} ->
+                              case beam_lib:md5(O) of
+                                  {ok, {_, Md5}} -> {O, F};
+                                  _ -> throw({error, {original_unavailable, Mod, md5_differs}})
+                              end;
+                          error -> throw({error, {original_unavailable, Mod, no_object_code}})
+                      end,
+    File = case code:which(Mod) of
+               W when is_list(W) -> W;
+               _ -> ObjFile
+           end,
+    SrcFile = case source_path(Mod) of
+                  undefined -> <<"nofile">>;
+                  S -> S
+              end,
+    case no_nested_module(Q) of
+        true -> ok;
+        false -> throw({error, {bad_quoted, Mod, <<"defines another module inside it">>}})
+    end,
+    case compile_quoted(Mod, Q, SrcFile) of
+        {ok, Instr, Warnings} ->
+            {ok, {_, Md5I}} = beam_lib:md5(Instr),
+            #{module => Mod, file => File, original => Orig, md5_before => Md5,
+              instrumented => Instr, md5_instrumented => Md5I, warnings => Warnings};
+        {error, {bad_quoted, _, _} = E} -> throw({error, E});
+        {error, Diagnostics} -> throw({error, {compile_failed, Mod, Diagnostics}})
+    end;
+prepare(Other) ->
+    throw({error, {bad_item, Other}}).
+
+no_nested_module({defmodule, _, [_, [{do, Body}]]}) -> not has_defmodule(Body);
+no_nested_module(_) -> true.   % compile_quoted refuses anything else
+
+has_defmodule({defmodule, M, [_, _]}) when is_list(M) -> true;
+has_defmodule(T) when is_tuple(T) -> lists:any(fun has_defmodule/1, tuple_to_list(T));
+has_defmodule(L) when is_list(L) -> lists:any(fun has_defmodule/1, L);
+has_defmodule(_) -> false.
+
+%% In the relay: every module is checked before any is loaded.
+ast_load(Items, St) ->
+    [ast_check_load(I, St) || I <- Items],
+    {Loaded, St1} = lists:foldl(
+        fun(#{module := Mod, file := File, instrumented := Instr} = I, {Acc, S}) ->
+                case code:load_binary(Mod, File, Instr) of
+                    {module, Mod} ->
+                        persistent_term:put({elixir_scope_ast, Mod}, self()),
+                        Info = maps:with([original, file, md5_before, md5_instrumented], I),
+                        S1 = S#st{ast = (S#st.ast)#{Mod => Info}},
+                        {[#{module => Mod, md5_before => maps:get(md5_before, I),
+                            md5_instrumented => erlang:get_module_info(Mod, md5)} | Acc], S1};
+                    Error ->
+                        %% Those loaded by this request go back; they had no time to be used.
+                        _ = revert_mods([maps:get(module, L) || L <- Acc], 1, S),
+                        throw({error, {load_failed, Mod, Error}})
+                end
+        end, {[], St}, Items),
+    {{ok, lists:reverse(Loaded)}, St1}.
+
+ast_check_load(#{module := Mod, md5_before := Md5}, St) ->
+    case maps:is_key(Mod, St#st.ast) orelse persistent_term:get({elixir_scope_ast, Mod}, undefined) =/= undefined of
+        true -> throw({error, {already_instrumented, Mod}});
+        false -> ok
+    end,
+    case erlang:get_module_info(Mod, md5) of
+        Md5 -> ok;
+        _ -> throw({error, {original_unavailable, Mod, reloaded}})
+    end,
+    %% load_binary would kill processes still in the old code; only a soft purge is ours to do.
+    case code:soft_purge(Mod) of
+        true -> ok;
+        false -> throw({error, {old_code_in_use, Mod, old_code_users(Mod)}})
+    end,
+    %% Processes in the current code would be left in the original (old) code by the load, and that
+    %% old code would block the exact revert later: refuse now, naming them.
+    case current_code_users(Mod) of
+        [] -> ok;
+        Users -> throw({error, {module_in_use, Mod, Users}})
+    end;
+ast_check_load(Other, _St) ->
+    throw({error, {bad_item, Other}}).
+
+old_code_users(Mod) ->
+    [{P, current_function(P)} || P <- erlang:processes(), P =/= self(),
+                                  (catch erlang:check_process_code(P, Mod)) =:= true].
+
+current_code_users(Mod) ->
+    lists:filtermap(
+      fun(P) when P =:= self() -> false;
+         (P) ->
+              case erlang:process_info(P, current_stacktrace) of
+                  {current_stacktrace, Frames} ->
+                      case [{M, F, A} || {M, F, A, _} <- Frames, M =:= Mod] of
+                          [Mfa | _] -> {true, {P, Mfa}};
+                          [] -> false
+                      end;
+                  _ -> false
+              end
+      end, erlang:processes()).
+
+current_function(P) ->
+    case erlang:process_info(P, current_function) of
+        {current_function, Mfa} -> Mfa;
+        _ -> undefined
+    end.
+
+%% {ast_revert, all | [ModBin]}.
+ast_revert(Which, St) ->
+    Mods = case Which of
+               all -> maps:keys(St#st.ast);
+               L when is_list(L) -> [instrumented_mod(B, St) || B <- L];
+               _ -> throw({error, {bad_request, {ast_revert, Which}}})
+           end,
+    {Done, Blocked, St1} = revert_mods(Mods, 5, St),
+    St2 = guard(schedule_retry(St1)),
+    case Blocked of
+        [] -> {{ok, Done}, St2};
+        [{Mod, Users} | _] -> {{error, {revert_blocked, Mod, Users}}, St2}
+    end.
+
+instrumented_mod(B, St) when is_binary(B) ->
+    case [M || M <- maps:keys(St#st.ast), atom_to_binary(M, utf8) =:= B] of
+        [M] -> M;
+        [] -> throw({error, {not_instrumented, B}})
+    end;
+instrumented_mod(Other, _) ->
+    throw({error, {bad_request, {ast_revert, Other}}}).
+
+%% Puts the originals back. Probes go quiet first (persistent term erased), then each original is
+%% loaded once a soft purge succeeds, trying Attempts times 200 ms apart. Returns what was reverted,
+%% what is still blocked (with the processes in the way), and the state: blocked modules stay in
+%% `ast` and `ast_blocked`.
+revert_mods(Mods, Attempts, St) ->
+    revert_mods(Mods, Attempts, St, []).
+
+revert_mods(Mods, Attempts, St, Done) ->
+    {Done1, Left, St1} = lists:foldl(
+        fun(Mod, {D, L, S}) ->
+                case revert_one(Mod, maps:get(Mod, S#st.ast)) of
+                    {ok, Md5} ->
+                        {[#{module => Mod, md5 => Md5} | D], L,
+                         S#st{ast = maps:remove(Mod, S#st.ast), ast_blocked = maps:remove(Mod, S#st.ast_blocked)}};
+                    blocked ->
+                        {D, [Mod | L], S}
+                end
+        end, {Done, [], St}, Mods),
+    case Left of
+        [] -> {lists:reverse(Done1), [], St1};
+        _ when Attempts > 1 ->
+            receive after 200 -> ok end,
+            revert_mods(lists:reverse(Left), Attempts - 1, St1, Done1);
+        _ ->
+            Blocked = [{M, old_code_users(M)} || M <- lists:reverse(Left)],
+            St2 = St1#st{ast_blocked = maps:merge(St1#st.ast_blocked, maps:from_list([{M, true} || M <- Left]))},
+            {lists:reverse(Done1), Blocked, St2}
+    end.
+
+revert_one(Mod, #{original := Orig, file := File, md5_instrumented := Md5I}) ->
+    case persistent_term:get({elixir_scope_ast, Mod}, undefined) =:= self() of
+        true -> persistent_term:erase({elixir_scope_ast, Mod});
+        false -> ok
+    end,
+    case erlang:get_module_info(Mod, md5) of
+        Md5I ->
+            case code:soft_purge(Mod) of
+                true ->
+                    {module, Mod} = code:load_binary(Mod, File, Orig),
+                    %% Processes still in the instrumented code keep it as old code; it sends nothing
+                    %% any more. Purge it now if nobody is in it.
+                    _ = code:soft_purge(Mod),
+                    {ok, erlang:get_module_info(Mod, md5)};
+                false ->
+                    blocked
+            end;
+        Other ->
+            %% Someone else loaded another version meanwhile (a deploy, a recompile): theirs stays.
+            {ok, Other}
+    end.
+
+schedule_retry(#st{ast_timer = undefined} = St) when map_size(St#st.ast_blocked) > 0 ->
+    St#st{ast_timer = erlang:start_timer(250, self(), es_ast_retry)};
+schedule_retry(St) ->
+    St.
+
+ast_retry(St) ->
+    {_, _, St1} = revert_mods(maps:keys(St#st.ast_blocked), 1, St),
+    guard(schedule_retry(St1)).
+
+%% At the end of a session (stop, a limit, the engine gone): everything goes back; what is still
+%% blocked after about a second is left to the guardian, which keeps trying after we exit.
+ast_end(#st{ast = Ast} = St) when map_size(Ast) =:= 0 ->
+    St;
+ast_end(St) ->
+    {_, _, St1} = revert_mods(maps:keys(St#st.ast), 5, St),
+    guard(St1).
+
+%% What is instrumented on this node, by any session: [#{module, relay, md5_before}].
+instrumented() ->
+    Owned = [{M, R} || {{elixir_scope_ast, M}, R} <- persistent_term:get(), is_pid(R)],
+    Relays = lists:usort([R || {_, R} <- Owned]),
+    Known = lists:append([case request(R, ast_list, 2000) of
+                              {ok, L} -> [{maps:get(module, I), I#{relay => R}} || I <- L];
+                              _ -> []
+                          end || R <- Relays]),
+    [case lists:keyfind(M, 1, Known) of
+         {M, I} -> I;
+         false -> #{module => M, relay => R, md5_before => unknown, blocked => false}
+     end || {M, R} <- Owned].
+
+%% Asks the owning relays to revert: Which = all | [ModBin]. For a second engine when the session
+%% that instrumented them is stuck.
+revert_all(Which) ->
+    try revert_all_(Which)
+    catch throw:{error, _} = E -> E
+    end.
+
+revert_all_(Which) ->
+    Owned = [{M, R} || {{elixir_scope_ast, M}, R} <- persistent_term:get(), is_pid(R)],
+    Selected = case Which of
+                   all -> Owned;
+                   L when is_list(L) ->
+                       Bins = [B || B <- L, is_binary(B)],
+                       [case [O || {M, _} = O <- Owned, atom_to_binary(M, utf8) =:= B] of
+                            [O] -> O;
+                            [] -> throw({error, {not_instrumented, B}})
+                        end || B <- Bins];
+                   _ -> throw({error, {badarg, [Which]}})
+               end,
+    ByRelay = lists:foldl(fun({M, R}, Acc) -> maps:update_with(R, fun(Ms) -> [M | Ms] end, [M], Acc) end,
+                          #{}, Selected),
+    Results = [{R, request(R, {ast_revert, [atom_to_binary(M, utf8) || M <- Ms]}, 10000)}
+               || {R, Ms} <- maps:to_list(ByRelay)],
+    case [E || {_, {error, _} = E} <- Results] of
+        [] -> {ok, lists:append([Done || {_, {ok, Done}} <- Results])};
+        [E | _] -> E
+    end.
