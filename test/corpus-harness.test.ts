@@ -14,7 +14,9 @@ import {
   diffRuns,
   failures,
   formatDifferences,
+  moduleMd5s,
   observation,
+  restoreModule,
   runCorpus,
   startCorpusNode,
   type CorpusNode,
@@ -33,6 +35,16 @@ async function md5(cn: CorpusNode, mod: string): Promise<Buffer> {
   const m = await cn.remote.rpc(mod, 'module_info', [atom('md5')]);
   assert.ok(Buffer.isBuffer(m));
   return m;
+}
+
+/** Replaces a module on the node with one compiled from `source` (as a debugger's hot load would). */
+async function compileOnNode(cn: CorpusNode, source: string, file: string): Promise<void> {
+  await cn.remote.rpc('Elixir.Code', 'put_compiler_option', [atom('ignore_module_conflict'), atom('true')]);
+  try {
+    await cn.remote.rpc('Elixir.Code', 'compile_string', [Buffer.from(source), Buffer.from(file)]);
+  } finally {
+    await cn.remote.rpc('Elixir.Code', 'put_compiler_option', [atom('ignore_module_conflict'), atom('false')]);
+  }
 }
 
 test('corpus harness', { timeout: 600_000 }, async (t) => {
@@ -116,13 +128,7 @@ test('corpus harness', { timeout: 600_000 }, async (t) => {
     const changed = original.replace('Corpus.Injector.defconst(:answer, 42)', 'Corpus.Injector.defconst(:answer, 43)');
     assert.notEqual(changed, original, 'generated.ex no longer defines answer/0 as 42; update this test');
     const md5Before = await md5(cn, mod);
-
-    await cn.remote.rpc('Elixir.Code', 'put_compiler_option', [atom('ignore_module_conflict'), atom('true')]);
-    try {
-      await cn.remote.rpc('Elixir.Code', 'compile_string', [Buffer.from(changed), Buffer.from(source)]);
-    } finally {
-      await cn.remote.rpc('Elixir.Code', 'put_compiler_option', [atom('ignore_module_conflict'), atom('false')]);
-    }
+    await compileOnNode(cn, changed, source);
     assert.notDeepEqual(await md5(cn, mod), md5Before);
 
     const changedRun = await runCorpus(cn);
@@ -138,12 +144,33 @@ test('corpus harness', { timeout: 600_000 }, async (t) => {
     assert.match(diffs[0]!.after, /Assertion with == failed/);
 
     // Back to the .beam file: the same md5 as before, and a run identical to the first.
-    assert.equal(await cn.remote.rpc('code', 'soft_purge', [atom(mod)]), atom('true'));
-    const loaded = await cn.remote.rpc('code', 'load_abs', [[...Buffer.from(join(cn.build.ebin, mod))].map(Number)]);
-    assert.deepEqual(loaded, new Tuple([atom('module'), atom(mod)]));
+    await restoreModule(cn, mod);
     assert.deepEqual(await md5(cn, mod), md5Before);
     const restored = await runCorpus(cn);
     const after = diffRuns(first, restored);
+    assert.deepEqual(after, [], formatDifferences(after));
+  });
+
+  await t.test('a test file that no longer compiles is a failed entry, and its tests show as absent', async () => {
+    const md5sBefore = await moduleMd5s(cn);
+    // text_test.exs builds %Profile{} at compile time; a Profile without a struct breaks it.
+    const mod = 'Elixir.Corpus.Text.Profile';
+    await compileOnNode(cn, 'defmodule Corpus.Text.Profile do\n  def no_struct, do: true\nend\n', join(CORPUS_DIR, 'lib', 'text.ex'));
+    const broken = await runCorpus(cn);
+    assert.match(broken.tests.get('text_test.exs (compile)') ?? '', /Corpus\.Text\.Profile/);
+    const diffs = diffRuns(first, broken);
+    const unexpected = diffs.filter(
+      (d) =>
+        !(d.kind === 'test' && (d.name === 'text_test.exs (compile)' || (d.name.startsWith('Corpus.TextTest ') && d.after === '(absent)'))) &&
+        !(d.kind === 'observation' && d.name.startsWith('text.') && d.after === '(absent)'),
+    );
+    assert.deepEqual(unexpected, [], formatDifferences(unexpected));
+    assert.equal(diffs.filter((d) => d.kind === 'test' && d.after === '(absent)').length, [...first.tests.keys()].filter((n) => n.startsWith('Corpus.TextTest ')).length);
+    assert.equal(diffs.filter((d) => d.kind === 'observation').length, [...first.observed.keys()].filter((n) => n.startsWith('text.')).length);
+
+    await restoreModule(cn, mod);
+    assert.deepEqual(await moduleMd5s(cn), md5sBefore);
+    const after = diffRuns(first, await runCorpus(cn));
     assert.deepEqual(after, [], formatDifferences(after));
   });
 

@@ -48,6 +48,12 @@ export interface CorpusModule {
   atom: string;
   /** Absolute path of its source file under test/corpus/lib (= `module_info(:compile)[:source]`). */
   source: string;
+  /**
+   * The basename of the ExUnit file that exercises it (`errors.ex` → `errors_test.exs`), for
+   * `runCorpus(cn, { files: [m.testFile] })`; undefined when none is named after its source
+   * (`injector.ex` holds only macros, run at compile time, exercised through generated_test.exs).
+   */
+  testFile: string | undefined;
 }
 
 export interface CorpusBuild {
@@ -174,6 +180,38 @@ export async function runCorpus(target: CorpusNode | RemoteNode, opts: RunOption
     { timeoutMs: opts.timeoutMs ?? 600_000 },
   );
   return { ...parseRun(result, remote.name), output };
+}
+
+/** `module_info(:md5)` of every corpus module on the node, by atom name (to check an exact revert). */
+export async function moduleMd5s(target: CorpusNode | RemoteNode): Promise<Map<string, Buffer>> {
+  const remote = 'engine' in target ? target.remote : target;
+  const out = new Map<string, Buffer>();
+  for (const m of (await buildCorpus()).modules) {
+    const md5 = await remote.rpc(m.atom, 'module_info', [atom('md5')]);
+    if (!Buffer.isBuffer(md5)) throw new Error(`${m.name}:module_info(:md5) on ${remote.name} gave ${inspect(md5)}; expected a binary`);
+    out.set(m.atom, md5);
+  }
+  return out;
+}
+
+/**
+ * Loads a corpus module's original .beam file again (soft purge first; refuses, rather than kill a
+ * process, when old code is still running). For tests that replaced a module by hand.
+ */
+export async function restoreModule(target: CorpusNode | RemoteNode, moduleAtom: string): Promise<void> {
+  const remote = 'engine' in target ? target.remote : target;
+  const b = await buildCorpus();
+  if (!b.modules.some((m) => m.atom === moduleAtom)) {
+    throw new Error(`${moduleAtom} is not a corpus module; expected one of ${b.modules.map((m) => m.atom).join(', ')}`);
+  }
+  if ((await remote.rpc('code', 'soft_purge', [atom(moduleAtom)])) !== atom('true')) {
+    throw new Error(`old code of ${moduleAtom} is still running on ${remote.name}; not restoring, to kill nothing. Let those processes finish first.`);
+  }
+  const path = join(b.ebin, moduleAtom);
+  const loaded = await remote.rpc('code', 'load_abs', [[...path].map((c) => c.codePointAt(0)!)]);
+  if (!(loaded instanceof Tuple && loaded.elements[0] === atom('module'))) {
+    throw new Error(`loading ${path}.beam on ${remote.name} gave ${inspect(loaded)}; expected {:module, ${moduleAtom}}`);
+  }
 }
 
 /** Every test and observation that differs between two runs (empty when they are identical). */
@@ -317,7 +355,8 @@ async function build(): Promise<CorpusBuild> {
   for (const line of (await readFile(manifest, 'utf8')).split('\n')) {
     const [tag, name, atomName, source] = line.split('\t');
     if (tag !== 'M' || name === undefined || atomName === undefined || source === undefined) continue;
-    modules.push({ name, atom: atomName, source });
+    const testFile = `${basename(source).replace(/\.ex$/, '')}_test.exs`;
+    modules.push({ name, atom: atomName, source, testFile: testFiles.some((f) => basename(f) === testFile) ? testFile : undefined });
   }
   if (modules.length === 0) throw new Error(`the corpus build in ${dir} lists no modules; remove the directory and run again`);
   return { ebin: join(dir, 'ebin'), supportEbin: join(dir, 'support'), srcDir: CORPUS_DIR, modules, testFiles };

@@ -39,14 +39,16 @@ defmodule Corpus.Runner do
         exclude: []
       )
 
-      compile_tests(files)
+      compile_failures = compile_tests(files)
       summary = ExUnit.run()
-      tests = :ets.tab2list(@results) |> Enum.sort()
-      observed = :ets.tab2list(Corpus.Observe.table()) |> Enum.sort()
+      ran = :ets.tab2list(@results)
 
-      if length(tests) != summary.total do
-        raise "ExUnit ran #{summary.total} tests but the collector saw #{length(tests)}"
+      if length(ran) != summary.total do
+        raise "ExUnit ran #{summary.total} tests but the collector saw #{length(ran)}"
       end
+
+      tests = Enum.sort(compile_failures ++ ran)
+      observed = :ets.tab2list(Corpus.Observe.table()) |> Enum.sort()
 
       {:ok, tests, observed}
     after
@@ -57,15 +59,29 @@ defmodule Corpus.Runner do
     :throw, :already_running -> {:error, :already_running}
   end
 
+  # A test file that does not compile (say, a struct module broken by instrumentation, since test
+  # files expand `%Struct{}` at compile time) becomes one failed entry, `"<file> (compile)"`, and the
+  # other files still run.
   defp compile_tests(files) do
     previous = Code.get_compiler_option(:ignore_module_conflict)
     Code.put_compiler_option(:ignore_module_conflict, true)
 
     try do
-      Enum.each(files, &Code.compile_file/1)
+      for file <- files, reason = compile_error(file), reason != nil do
+        {Path.basename(file) <> " (compile)", {:failed, reason}}
+      end
     after
       Code.put_compiler_option(:ignore_module_conflict, previous)
     end
+  end
+
+  defp compile_error(file) do
+    Code.compile_file(file)
+    nil
+  rescue
+    e -> Exception.format(:error, e, __STACKTRACE__)
+  catch
+    kind, reason -> Exception.format(kind, reason, __STACKTRACE__)
   end
 
   @doc false
