@@ -26,7 +26,7 @@ export const MAX_COLUMNS = 2_000_000;
 /** Most events one /api/events page carries. */
 export const MAX_PAGE = 5000;
 /** Events one /api/events request looks at before it answers with a cursor (text search renders each). */
-export const MAX_SCAN = 200_000;
+export const MAX_SCAN = 50_000;
 
 /** An answer to a bad request: `{error}` with this status. */
 export class ApiError extends Error {

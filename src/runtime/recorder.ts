@@ -88,6 +88,12 @@ export interface RecordSummary {
 export interface RecorderHooks {
   onProgress?: (p: RecordProgress) => void;
   progressIntervalMs?: number;
+  /**
+   * Called once tracing is set up, with the modules whose functions are traced (atoms as the node
+   * names them: `Elixir.Shop.Cart`), while the node is still connected: the CLI keeps their source
+   * files with the recording for the Cinema. A failure becomes a warning of the summary.
+   */
+  onTraced?: (remote: RemoteNode, modules: string[], out: string) => Promise<void>;
 }
 
 export class Recorder {
@@ -102,6 +108,7 @@ export class Recorder {
   private rate = 0;
   private readonly warnings: string[] = [];
   readonly traced: RecordSummary['traced'] = { functions: [], processes: 0, states: [] };
+  private readonly tracedModules: string[] = [];
 
   private constructor(
     private readonly plan: RecordPlan,
@@ -188,6 +195,7 @@ export class Recorder {
     if (plan.calls.length > 0) {
       const matched = await session.traceCalls(plan.calls, { returns: plan.returns });
       this.traced.functions.push(...matched.map((m) => `${moduleName(m.module)}.${m.function}/${m.arity}`));
+      this.tracedModules.push(...matched.map((m) => m.module));
     }
     const flags: ProcessFlag[] = [];
     if (plan.calls.length > 0) flags.push('call');
@@ -204,6 +212,13 @@ export class Recorder {
       for (const sel of selectors) this.traced.processes += await session.traceProcesses(sel, flags);
     }
 
+    if (this.hooks.onTraced !== undefined && this.traced.functions.length > 0) {
+      try {
+        await this.hooks.onTraced(remote, [...new Set(this.tracedModules)], plan.out);
+      } catch (err) {
+        this.warnings.push(`the sources of the traced modules were not kept: ${(err as Error).message}`);
+      }
+    }
     this.timers.push(setTimeout(() => void this.stop('duration'), plan.limits.maxDurationMs));
     if (this.hooks.onProgress !== undefined) {
       const every = this.hooks.progressIntervalMs ?? 250;

@@ -13,6 +13,10 @@ import { Recorder, totalDropped, type PidText, type ProcessScope, type RecordPla
 import { LimitValueError, limitOptions, limitsTable, parseLimits } from '../../runtime/limits.js';
 import { parseFunctionSpec, parseModuleSpec, parseProcessSpec, SpecError, type ProcessSpec } from '../../runtime/traceSpec.js';
 import { checkDangers, DangerError, formatRefusals, type ProcessFlag } from '../../runtime/danger.js';
+import { LiveFeed } from '../../cinema/live.js';
+import { CinemaServer } from '../../cinema/server.js';
+import { keepSources } from '../../cinema/sources.js';
+import { listenError, serveOptions, untilSignal } from './ui.js';
 import { durationOption, EXIT_OK, requiredString, stringOption, UsageError, type Command, type ParsedValues } from '../usage.js';
 
 const SCOPES = ['all', 'new', 'existing'] as const;
@@ -59,6 +63,9 @@ Options:
   --out REC         the recording folder to create
   --json            print one JSON object at the end: events, dropped, duration_ms, by_kind, ...
   --timeout DUR     how long to wait for the node and for each set-up step (default 5s)
+  --ui              serve the recording to a browser while it is written (the Execution Cinema; see
+                    elixir-scope ui --help); after it stops, serves until a second Ctrl-C
+  --port N, --host ADDR, --allow-remote   where --ui serves, as for elixir-scope ui (default 127.0.0.1:4747)
   -h, --help        show this help
 
 Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
@@ -80,6 +87,10 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
     force: { type: 'boolean' },
     json: { type: 'boolean' },
     timeout: { type: 'string' },
+    ui: { type: 'boolean' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'allow-remote': { type: 'boolean' },
     ...limitOptions(),
   },
   async run(values, _positionals, io) {
@@ -95,6 +106,11 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
       if (err instanceof LimitValueError) throw new UsageError(err.message, 'record');
       throw err;
     }
+    const ui = values.ui === true;
+    if (!ui && (values.port !== undefined || values.host !== undefined || values['allow-remote'] !== undefined)) {
+      throw new UsageError('--port, --host and --allow-remote say where --ui serves; add --ui', 'record');
+    }
+    const serve = ui ? serveOptions(values, 'record') : undefined;
     const messages = values.messages === true;
     const procs = values.processes === true;
     const follow = values.follow === true;
@@ -171,6 +187,8 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
     };
     const tty = (io.stderr as NodeJS.WriteStream).isTTY === true && values.json !== true;
     const rec = await Recorder.start(plan, {
+      // Sources make the Cinema's source panel work after the node is gone.
+      onTraced: async (remote, modules, dir) => void (await keepSources(remote, modules, dir, plan.connectTimeoutMs)),
       onProgress: tty
         ? (p) =>
             io.stderr.write(
@@ -184,15 +202,40 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
     const onSignal = (): void => void rec.stop('interrupted');
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    let cinema: { server: CinemaServer; feed: LiveFeed } | undefined;
+    if (serve !== undefined) {
+      const feed = LiveFeed.open(out);
+      try {
+        const server = await CinemaServer.start(feed.view, serve);
+        feed.follow(server);
+        cinema = { server, feed };
+        io.stderr.write(`Execution Cinema (live): ${server.url}\n`);
+      } catch (err) {
+        // The recording goes on without the page: losing the view must not lose the events.
+        feed.view.close();
+        const e = listenError(err, serve);
+        io.stderr.write(`elixir-scope record: --ui could not serve (${e instanceof Error ? e.message : String(e)}); recording without it\n`);
+      }
+    }
     let summary: RecordSummary;
     try {
       summary = await rec.done;
+    } catch (err) {
+      // No summary to serve the end of: the page is closed with the command.
+      if (cinema !== undefined) await cinema.server.close();
+      throw err;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       if (tty) io.stderr.write('\r\x1b[2K');
     }
     io.stdout.write(values.json === true ? JSON.stringify(summaryJson(summary)) + '\n' : formatSummary(summary));
+    if (cinema !== undefined) {
+      cinema.feed.finish(cinema.server, { status: summary.status, reason: summary.stopReason });
+      io.stderr.write(`The recording has ended; still serving it at ${cinema.server.url} until Ctrl-C.\n`);
+      await untilSignal();
+      await cinema.server.close();
+    }
     return EXIT_OK;
   },
 };
