@@ -13,8 +13,8 @@
  * follow the `parent` / `link` ids the store already keeps, so their cost does not grow with its size.
  */
 
-import type { EventKind, StoredEvent } from '../capture/event.js';
-import type { Pid, Term } from '../erlang/terms.js';
+import type { EventKind, EventSource, StoredEvent } from '../capture/event.js';
+import { Atom, Tuple, type Pid, type Term } from '../erlang/terms.js';
 import type { Recording } from './types.js';
 
 // ----------------------------------------------------------------------------------------------
@@ -33,6 +33,8 @@ export interface HistoryOptions {
   until?: TimePoint;
   /** Only these kinds (default: all). */
   kinds?: readonly EventKind[];
+  /** Only events from this source: runtime tracing or instrumented code (default: both). */
+  source?: EventSource;
   /** At most this many events, the first ones (default: no limit). */
   limit?: number;
 }
@@ -49,10 +51,19 @@ export interface StackFrame {
   readonly args: Term;
 }
 
-/** A local variable seen by an AST probe; AST events do not exist yet, so this is always empty. */
+/** A local variable as the latest AST `locals` event of the frame recorded it. */
 export interface LocalBinding {
   readonly name: string;
   readonly value: Term;
+  /** The `locals` event that recorded this value. */
+  readonly event: StoredEvent;
+  /** The line after which it was taken. */
+  readonly line: number | null;
+}
+
+/** Where instrumented code last was in the frame: its latest AST event and that event's line. */
+export interface CurrentLine {
+  readonly line: number;
   readonly event: StoredEvent;
 }
 
@@ -69,7 +80,14 @@ export interface StateAt {
   readonly stack: readonly StackFrame[];
   /** Its last `receive` with id <= at. */
   readonly lastMessage: StoredEvent | null;
+  /**
+   * The bindings in scope in the innermost open call (or at top level when none is open): for each
+   * name, its latest value from that frame's own `locals` events with id <= at, in source order of
+   * first capture. Locals of calls that had finished inside it are not in scope and not shown.
+   */
   readonly locals: readonly LocalBinding[];
+  /** The line of the frame's latest AST event (null when instrumented code has not run in it). */
+  readonly line: CurrentLine | null;
 }
 
 export interface CallTreeOptions {
@@ -77,16 +95,19 @@ export interface CallTreeOptions {
   maxDepth?: number;
 }
 
-export type CallStatus = 'returned' | 'raised' | 'unfinished';
+/** `tail_call`: the call ended in a tail call (AST instrumentation), so it has no result of its own. */
+export type CallStatus = 'returned' | 'raised' | 'tail_call' | 'unfinished';
 
 export interface CallNode {
   readonly call: StoredEvent;
-  /** Its `return` or `exception` event; null while the call had not finished when recording stopped. */
+  /** Its `return`, `exception` or `tail_call` event; null while the call had not finished when recording stopped. */
   readonly end: StoredEvent | null;
   readonly status: CallStatus;
   readonly durationNs: number | null;
   readonly depth: number;
   readonly children: CallNode[];
+  /** AST line, locals, expr and probe events directly inside this call, in id order. */
+  readonly inner: StoredEvent[];
   /** Calls directly under this one that maxDepth left out. */
   omitted: number;
 }
@@ -98,6 +119,8 @@ export interface CallTree {
   readonly calls: number;
   /** Root-level calls left out by maxDepth (only when maxDepth < 0 is it ever non-zero). */
   readonly omitted: number;
+  /** AST line, locals, expr and probe events outside any traced call. */
+  readonly inner: StoredEvent[];
 }
 
 export interface FlowOptions {
@@ -146,6 +169,8 @@ export class QueryCoordinator {
     const rec = this.recording;
     const limit = opts.limit ?? Infinity;
     const kinds = opts.kinds && opts.kinds.length > 0 ? new Set(opts.kinds) : null;
+    const source = opts.source ?? null;
+    const wanted = (e: StoredEvent): boolean => (kinds === null || kinds.has(e.kind)) && (source === null || e.source === source);
     let n = 0;
     if (limit <= 0) return;
 
@@ -155,7 +180,7 @@ export class QueryCoordinator {
       const to = opts.until === undefined ? ids.length : this.upperIndex(ids, opts.until);
       for (let i = from; i < to && n < limit; i++) {
         const e = rec.event(ids[i]!);
-        if (kinds === null || kinds.has(e.kind)) {
+        if (wanted(e)) {
           n++;
           yield e;
         }
@@ -186,7 +211,7 @@ export class QueryCoordinator {
     for (let id = from; id < to && n < limit; id++) {
       const e = rec.event(id);
       if (e.ts < minTs || e.ts > maxTs) continue;
-      if (kinds === null || kinds.has(e.kind)) {
+      if (wanted(e)) {
         n++;
         yield e;
       }
@@ -201,7 +226,7 @@ export class QueryCoordinator {
     const ids = rec.idsOfPid(pid);
     const idx = upperBound(ids, eventId) - 1;
     if (idx < 0) {
-      return { at, last: null, state: null, previousState: null, stack: [], lastMessage: null, locals: [] };
+      return { at, last: null, state: null, previousState: null, stack: [], lastMessage: null, locals: [], line: null };
     }
     const last = rec.event(ids[idx]!);
 
@@ -227,7 +252,10 @@ export class QueryCoordinator {
       }
     }
 
-    return { at, last, state, previousState, stack: this.openCalls(last), lastMessage, locals: [] };
+    const stack = this.openCalls(last);
+    const frame = stack.length === 0 ? null : stack[stack.length - 1]!.call;
+    const { locals, line } = this.frameLocals(ids, idx, frame);
+    return { at, last, state, previousState, stack, lastMessage, locals, line };
   }
 
   /** The calls of one process, nested by their parent links. */
@@ -240,10 +268,16 @@ export class QueryCoordinator {
     const depthOf = new Map<number, number>();
     const ends = new Map<number, StoredEvent>();
     const calls: StoredEvent[] = [];
+    const innerOf = new Map<number | null, StoredEvent[]>();
     for (let i = 0; i < ids.length; i++) {
       const e = rec.event(ids[i]!);
       if (e.kind === 'call') calls.push(e);
-      else if ((e.kind === 'return' || e.kind === 'exception') && e.link !== null) ends.set(e.link, e);
+      else if ((e.kind === 'return' || e.kind === 'exception' || e.kind === 'tail_call') && e.link !== null) ends.set(e.link, e);
+      else if (e.kind === 'line' || e.kind === 'locals' || e.kind === 'expr' || e.kind === 'probe') {
+        const list = innerOf.get(e.parent);
+        if (list === undefined) innerOf.set(e.parent, [e]);
+        else list.push(e);
+      }
     }
     const roots: CallNode[] = [];
     let omittedRoots = 0;
@@ -261,17 +295,18 @@ export class QueryCoordinator {
       const node: CallNode = {
         call: c,
         end,
-        status: end === null ? 'unfinished' : end.kind === 'return' ? 'returned' : 'raised',
+        status: end === null ? 'unfinished' : end.kind === 'return' ? 'returned' : end.kind === 'tail_call' ? 'tail_call' : 'raised',
         durationNs: end === null ? null : end.ts - c.ts,
         depth,
         children: [],
+        inner: innerOf.get(c.id) ?? [],
         omitted: 0,
       };
       nodes.set(c.id, node);
       if (parentNode !== undefined) parentNode.children.push(node);
       else roots.push(node);
     }
-    return { pid, roots, calls: calls.length, omitted: omittedRoots };
+    return { pid, roots, calls: calls.length, omitted: omittedRoots, inner: innerOf.get(null) ?? [] };
   }
 
   /**
@@ -331,7 +366,7 @@ export class QueryCoordinator {
   /** Calls nested around an event (outermost first), by following parent links: one read per frame. */
   openCalls(e: StoredEvent): StackFrame[] {
     const frames: StackFrame[] = [];
-    // A call is open at its own event; a return or exception has closed its call, and its parent is the
+    // A call is open at its own event; a return, exception or tail_call has closed its call, and its parent is the
     // caller's; any other event's parent is the innermost call open around it.
     let id: number | null = e.kind === 'call' ? e.id : e.parent;
     let guard = 0;
@@ -348,6 +383,47 @@ export class QueryCoordinator {
   // --------------------------------------------------------------------------------------------
   // PRIVATE
   // --------------------------------------------------------------------------------------------
+
+  /**
+   * The locals in scope in `frame` (null: top level) as of the pid's event ids[idx], and the line of
+   * the frame's latest AST event. Walks back over the pid's events to the frame's call, so the cost is
+   * the frame's own length (one loop iteration, for a tail-recursive loop), bounded by
+   * MAX_LOCALS_WALK for frames that never end (a top-level loop, a server's receive loop).
+   */
+  private frameLocals(ids: Uint32Array, idx: number, frame: StoredEvent | null): { locals: LocalBinding[]; line: CurrentLine | null } {
+    const rec = this.recording;
+    const frameId = frame === null ? null : frame.id;
+    const captures: StoredEvent[] = [];
+    let line: CurrentLine | null = null;
+    const stop = frame === null ? Math.max(0, idx - MAX_LOCALS_WALK) : Math.max(lowerBound(ids, frame.id), idx - MAX_LOCALS_WALK);
+    for (let i = idx; i >= stop; i--) {
+      const e = rec.event(ids[i]!);
+      const isFrameCall = frame !== null && e.id === frame.id;
+      // The frame's own AST events; nested calls and their ends also name this frame as parent.
+      const own = e.parent === frameId && e.source === 'ast' && (e.kind === 'line' || e.kind === 'locals' || e.kind === 'expr' || e.kind === 'probe');
+      if (line === null && (own || (isFrameCall && e.source === 'ast'))) {
+        const l = e.aux();
+        if (typeof l === 'number') line = { line: l, event: e };
+      }
+      if (own && e.kind === 'locals') captures.push(e);
+      if (isFrameCall) break;
+    }
+    // Forward over the captures: a name keeps the place of its first capture and its latest value.
+    const latest = new Map<string, LocalBinding>();
+    for (let k = captures.length - 1; k >= 0; k--) {
+      const e = captures[k]!;
+      const l = e.aux();
+      const p = e.payload();
+      if (!Array.isArray(p)) continue;
+      for (const b of p) {
+        if (!(b instanceof Tuple && b.elements.length === 2 && b.elements[0] instanceof Atom)) continue;
+        const name = b.elements[0].name;
+        latest.set(name, { name, value: b.elements[1]!, event: e, line: typeof l === 'number' ? l : null });
+      }
+    }
+    const locals = Array.from(latest.values());
+    return { locals, line };
+  }
 
   private checkId(id: number): void {
     const n = this.recording.count;
@@ -386,6 +462,9 @@ export class QueryCoordinator {
     return lo;
   }
 }
+
+/** Events looked at, at most, to find the locals of one frame. */
+const MAX_LOCALS_WALK = 100_000;
 
 // ----------------------------------------------------------------------------------------------
 // PRIVATE: searching sorted id lists

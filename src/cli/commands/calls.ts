@@ -23,14 +23,17 @@ Prints the traced calls of process P in the recording in directory REC, nested b
   └─ Shop.Cart.total/1  raised error: :badarith after 3µs  #45
 
 Each line ends with the call's event id (for state-at --at). "unfinished" marks a call that had not
-returned when the recording stopped.
+returned when the recording stopped. Events of instrumented code (record --instrument) are listed
+under their call, marked "·" (· LINE 12 Shop.Cart.total/1: sum = 3  #52), and a call that ended in
+a tail call says so: "tail call → Shop.Cart.loop/2 after 2µs".
 
 Options:
   --pid P          the process: #PID<0.150.0>, <0.150.0>, 0.150.0, or its registered name
   --name N         the process, by registered name (Shop.Cart)
   --max-depth D    show calls down to depth D (roots are 0) and count the ones below
-  --json           print one JSON object: pid, name, calls, roots (each {id, ts, mfa, args, status,
-                   end, durationNs, omitted, children})
+  --json           print one JSON object: pid, name, calls, roots (each {id, ts, mfa, args, status
+                   (returned, raised, tail_call, unfinished), end, durationNs, omitted, children,
+                   inner: the AST events inside it}), inner (AST events outside any call)
   --full           print terms whole
   -h, --help       show this help
 

@@ -3,7 +3,7 @@
  * README's `history/1`, or as JSON Lines. Reads only the recording.
  */
 
-import { EVENT_KINDS, isEventKind, type EventKind } from '../../capture/event.js';
+import { EVENT_KINDS, isEventKind, type EventKind, type EventSource } from '../../capture/event.js';
 import { QueryCoordinator, type TimePoint } from '../../store/query.js';
 import type { Recording } from '../../store/types.js';
 import { eventJson, eventLine } from '../render/event.js';
@@ -19,13 +19,20 @@ export const historyCommand: Command = {
   name: 'history',
   summary: 'print the events of a recording (one process, a time window, some kinds), as text or JSON Lines',
   help: `Usage: elixir-scope history REC [--pid P | --name N] [--since T] [--until T] [--kind K]...
-                            [--limit N] [--json] [--full]
+                            [--source S] [--limit N] [--json] [--full]
 
 Prints the events of the recording in directory REC in id order, one line each:
 
   [+0.000120s] [RUNTIME] CALL Shop.Cart.add/3 (Args: [#PID<0.150.0>, "sku-1", 2])
   [+0.000131s] [RUNTIME]   SEND from #PID<0.150.0> (Shop.Cart) to #PID<0.151.0> (Shop.Inventory): {:reserve, "sku-1", 2}
   [+0.000150s] [RUNTIME] EXIT Shop.Cart.add/3 (Return: :ok)
+
+Events from instrumented code (record --instrument) are tagged [AST]:
+
+  [+0.000140s] [AST]       LINE 10 Shop.Cart.total/1: items = [1, 2], sum = 3
+  [+0.000141s] [AST]       EXPR 12 Shop.Cart.total/1: Enum.sum(items) => 3
+  [+0.000142s] [AST]       PROBE 14 Shop.Cart.total/1: length(items) = 2
+  [+0.000143s] [AST]     TAIL Shop.Cart.loop/2 → Shop.Cart.loop/2
 
 Times are seconds since the recording started. Lines inside a call are indented by the calls open on
 that process. EXIT is a function's return; PROC_EXIT is a process ending. Without --pid every
@@ -39,11 +46,14 @@ Options:
   --until T      up to this moment (inclusive), written as --since
   --kind K       only these kinds; repeat it or give a comma list (call,return,exception,send,
                  send_to_dead,receive,spawn,spawned,exit,link,unlink,getting_linked,getting_unlinked,
-                 register,unregister,state_init,state,limit)
+                 register,unregister,state_init,state,limit, and from instrumented code line,
+                 locals,expr,probe,tail_call)
+  --source S     only events from runtime tracing (runtime) or from instrumented code (ast)
   --limit N      at most N events, the first ones (default ${DEFAULT_LIMIT}; 0 for all)
   --json         one JSON object per event per line (JSON Lines): id, ts (ns), pid, node, kind, source,
                  mfa, the terms that apply (args, result, class/reason, message, state, ...) rendered as
-                 Elixir's inspect prints them, peer, link, parent
+                 Elixir's inspect prints them, peer, link, parent; AST events add line, and locals
+                 ([{name, value}]), label and value (expr, probe) or callee (tail_call)
   --full         print terms whole (default: cut to 20 items and 200 characters, or Elixir's inspect
                  defaults of 50 and 4096 with --json)
   -h, --help     show this help
@@ -56,6 +66,7 @@ Exit codes: 0 ok, 1 failure (unreadable recording, unknown process, event id out
     since: { type: 'string' },
     until: { type: 'string' },
     kind: { type: 'string', multiple: true },
+    source: { type: 'string' },
     limit: { type: 'string' },
     json: { type: 'boolean' },
     full: { type: 'boolean' },
@@ -70,7 +81,7 @@ Exit codes: 0 ok, 1 failure (unreadable recording, unknown process, event id out
 
 /** The command on an open recording (the tests give it an in-memory one). */
 export async function executeHistory(rec: Recording, values: ParsedValues, io: CommandIO): Promise<number> {
-  const { since, until, kinds, limit, json, full } = parseHistoryArgs(values);
+  const { since, until, kinds, source, limit, json, full } = parseHistoryArgs(values);
   const pid = pidOption(rec, values, 'history', false);
   if (since !== undefined) checkEventId(rec, since, 'since');
   if (until !== undefined) checkEventId(rec, until, 'until');
@@ -93,7 +104,7 @@ export async function executeHistory(rec: Recording, values: ParsedValues, io: C
   let lastId = -1;
   let more = false;
   let chunk = '';
-  for (const e of q.historyEvents({ pid, since, until, kinds, limit: wanted })) {
+  for (const e of q.historyEvents({ pid, since, until, kinds, source, limit: wanted })) {
     if (shown === limit && limit !== 0) {
       more = true;
       break;
@@ -121,6 +132,7 @@ function parseHistoryArgs(values: ParsedValues): {
   since: TimePoint | undefined;
   until: TimePoint | undefined;
   kinds: EventKind[] | undefined;
+  source: EventSource | undefined;
   limit: number;
   json: boolean;
   full: boolean;
@@ -130,6 +142,7 @@ function parseHistoryArgs(values: ParsedValues): {
     since: typeof values.since === 'string' ? parseTimePoint(values.since, 'since', 'history') : undefined,
     until: typeof values.until === 'string' ? parseTimePoint(values.until, 'until', 'history') : undefined,
     kinds: kindsOption(values.kind),
+    source: sourceOption(values.source),
     limit: intOption(values, 'limit', 'history', DEFAULT_LIMIT),
     json: values.json === true,
     full: values.full === true,
@@ -150,4 +163,15 @@ export function kindsOption(v: ParsedValues[string]): EventKind[] | undefined {
     out.push(k);
   }
   return out.length === 0 ? undefined : out;
+}
+
+/** `--source runtime|ast`, checked. */
+export function sourceOption(v: ParsedValues[string]): EventSource | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v).trim();
+  if (s === 'runtime' || s === 'ast') return s;
+  throw new UsageError(
+    `unknown event source ${JSON.stringify(s)}; give runtime (traced calls, messages, processes, state) or ast (events of instrumented code)`,
+    'history',
+  );
 }

@@ -1,6 +1,7 @@
 /**
  * `elixir-scope state-at REC --pid P --at EVENT`: a process as it was at one moment of a recording —
- * its GenServer state and what set it, the calls open on it, the last message it took.
+ * its GenServer state and what set it, the calls open on it, the last message it took, and, where
+ * instrumented code ran in the active call, its line and local variables.
  */
 
 import { QueryCoordinator, QueryError, type TimePoint } from '../../store/query.js';
@@ -17,15 +18,18 @@ export const stateAtCommand: Command = {
 
 Shows the process P of the recording in directory REC as it was at event EVENT (of any process): its
 last recorded GenServer state and the message that set it, the state before, the calls open on it
-(innermost first, with their arguments) and the last message it received.
+(innermost first, with their arguments) and the last message it received. Where instrumented code
+(record --instrument) ran in the active call, also the line it was at and its local variables: the
+latest value of each name captured in that call (not in calls that had already returned).
 
 Options:
   --pid P       the process: #PID<0.150.0>, <0.150.0>, 0.150.0, or its registered name
   --name N      the process, by registered name (Shop.Cart)
   --at EVENT    an event id (1234, or '#1234' quoted in a shell), or a time since the start (1.5s,
                 250ms, 40us): then the last event at or before that time
-  --json        print one JSON object: pid, name, at (the event), last, state, previousState (each
-                {event, ts, value, cause}), stack (outermost first: {event, ts, mfa, args}), lastMessage
+  --json        print one JSON object: pid, name, at (the event), last, state, previous_state (each
+                {event, ts, value, cause}), stack (outermost first: {event, ts, mfa, args, source}),
+                last_message, locals ([{name, value, event, line}]), line ({line, event, ts} or null)
   --full        print terms whole (default: Elixir's inspect limits, 50 items and 4096 characters)
   -h, --help    show this help
 

@@ -278,7 +278,7 @@ function labelled(p: Term | undefined): { label: string; value: Term } | null {
 }
 
 /** `Shop.Cart.loop/2` from a tail call's `{M, F, A}`. */
-function calleeText(p: Term | undefined, r: Renderer): string {
+export function calleeText(p: Term | undefined, r: Renderer): string {
   if (p instanceof Tuple && p.elements.length === 3) {
     const [m, f, a] = p.elements as [Term, Term, Term];
     if (m instanceof Atom && f instanceof Atom && typeof a === 'number') return formatMfa({ module: m.name, fun: f.name, arity: a });

@@ -11,9 +11,19 @@
  *     Called from: Shop.Cart.handle_call/3 (event #38, +0.001100s)
  *       Arguments: [...]
  *     Last message: {:"$gen_call", ...} (event #37, +0.001090s, from #PID<0.160.0>)
+ *
+ * When instrumented code ran in the active call (docs/ast.md), its line and locals are shown there,
+ * as the README's example does:
+ *
+ *     Active Call: MyModule.foo/1 (event #3, +0.000123s)
+ *       At line 15 (event #7, +0.000160s)
+ *       Local Variables (from AST):
+ *         local_var_x: 456
+ *         another_var: 789
+ *       Arguments (from Runtime/AST): [123]
  */
 
-import type { StateAt, StateValue } from '../../store/query.js';
+import type { LocalBinding, StateAt, StateValue } from '../../store/query.js';
 import type { Pid } from '../../erlang/terms.js';
 import type { StoredEvent } from '../../capture/event.js';
 import { eventJson, eventText, stateCause } from './event.js';
@@ -39,14 +49,30 @@ export function stateAtText(pid: Pid, s: StateAt, r: Renderer): string {
   }
   if (s.stack.length === 0) {
     out.push('  Active Call: none (no traced call was open)');
+    if (s.line !== null) out.push(`  At line ${s.line.line} (event #${s.line.event.id}, ${r.ts(s.line.event.ts)}), outside any traced call`);
+    if (s.locals.length > 0) {
+      out.push('  Local Variables (from AST):');
+      out.push(...localLines(s.locals, r, '    '));
+    }
   } else {
     // Innermost first, as a stack trace reads.
     for (let i = s.stack.length - 1; i >= 0; i--) {
       const f = s.stack[i]!;
-      const label = i === s.stack.length - 1 ? 'Active Call' : 'Called from';
+      const active = i === s.stack.length - 1;
       const mfa = f.call.mfa === null ? '?' : formatMfa(f.call.mfa);
-      out.push(`  ${label}: ${mfa} (event #${f.call.id}, ${r.ts(f.call.ts)})`);
-      out.push(`    Arguments: ${r.args(f.args)}`);
+      out.push(`  ${active ? 'Active Call' : 'Called from'}: ${mfa} (event #${f.call.id}, ${r.ts(f.call.ts)})`);
+      // Recordings without instrumentation keep the plain layout; with it, the README's.
+      const ast = active && (s.line !== null || s.locals.length > 0 || f.call.source === 'ast');
+      if (!ast) {
+        out.push(`    Arguments: ${r.args(f.args)}`);
+        continue;
+      }
+      if (s.line !== null) out.push(`    At line ${s.line.line} (event #${s.line.event.id}, ${r.ts(s.line.event.ts)})`);
+      if (s.locals.length > 0) {
+        out.push('    Local Variables (from AST):');
+        out.push(...localLines(s.locals, r, '      '));
+      }
+      out.push(`    Arguments (from Runtime/AST): ${r.args(f.args)}`);
     }
   }
   if (s.lastMessage === null) {
@@ -74,10 +100,16 @@ export function stateAtJson(pid: Pid, s: StateAt, r: Renderer): Record<string, u
       ts: f.call.ts,
       mfa: f.call.mfa === null ? null : formatMfa(f.call.mfa),
       args: r.args(f.args),
+      source: f.call.source,
     })),
     last_message: s.lastMessage === null ? null : eventJson(s.lastMessage, r),
-    locals: [],
+    locals: s.locals.map((b) => ({ name: b.name, value: r.term(b.value), event: b.event.id, line: b.line })),
+    line: s.line === null ? null : { line: s.line.line, event: s.line.event.id, ts: s.line.event.ts },
   };
+}
+
+function localLines(locals: readonly LocalBinding[], r: Renderer, indent: string): string[] {
+  return locals.map((b) => `${indent}${b.name}: ${r.term(b.value)}`);
 }
 
 function setBy(v: StateValue, r: Renderer): string {
