@@ -13,6 +13,7 @@ import { Recorder, totalDropped, type PidText, type ProcessScope, type RecordPla
 import { LimitValueError, limitOptions, limitsTable, parseLimits } from '../../runtime/limits.js';
 import { parseFunctionSpec, parseModuleSpec, parseProcessSpec, SpecError, type ProcessSpec } from '../../runtime/traceSpec.js';
 import { checkDangers, DangerError, formatRefusals, type ProcessFlag } from '../../runtime/danger.js';
+import { checkHost, HostRefusedError } from '../../cinema/access.js';
 import { LiveFeed } from '../../cinema/live.js';
 import { CinemaServer } from '../../cinema/server.js';
 import { keepSources } from '../../cinema/sources.js';
@@ -111,6 +112,15 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
       throw new UsageError('--port, --host and --allow-remote say where --ui serves; add --ui', 'record');
     }
     const serve = ui ? serveOptions(values, 'record') : undefined;
+    // Refused before the node is touched: a page that may not be served is no reason to start tracing.
+    if (serve !== undefined) {
+      try {
+        checkHost(serve.host ?? '127.0.0.1', serve.allowRemote === true);
+      } catch (err) {
+        if (err instanceof HostRefusedError) throw new UsageError(err.message, 'record');
+        throw err;
+      }
+    }
     const messages = values.messages === true;
     const procs = values.processes === true;
     const follow = values.follow === true;
