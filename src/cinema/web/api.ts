@@ -193,7 +193,7 @@ export class Api {
 
 /** Decodes one `/api/columns` answer; views share the answer's buffer (no copy). */
 export function decodeColumns(buf: ArrayBuffer, what = 'columns'): ColumnChunk {
-  if (buf.byteLength < 12) throw new ApiError(`${what}: answer of ${buf.byteLength} bytes is shorter than the 12-byte header`, 0);
+  if (buf.byteLength < 12) throw new ApiError(`${what}: answer of ${buf.byteLength} bytes is shorter than the columns header`, 0);
   const dv = new DataView(buf);
   const magic = dv.getUint32(0, true);
   if (magic !== COLUMNS_MAGIC) {
@@ -201,12 +201,18 @@ export function decodeColumns(buf: ArrayBuffer, what = 'columns'): ColumnChunk {
   }
   const n = dv.getUint32(4, true);
   const from = dv.getUint32(8, true);
-  const need = 12 + n * 8 + n * 4 * 5 + n;
-  if (buf.byteLength < need) throw new ApiError(`${what}: ${n} events need ${need} bytes, the answer has ${buf.byteLength}`, 0);
-  // ts starts at byte 12, which is not 8-aligned: Float64Array needs a copy for it.
-  const ts = new Float64Array(n);
-  new Uint8Array(ts.buffer).set(new Uint8Array(buf, 12, n * 8));
-  let off = 12 + n * 8;
+  // The header is 16 bytes (a fourth u32, 0, keeps the f64 column 8-aligned so it is viewed, not
+  // copied); an answer sized for a 12-byte header is read too.
+  const body = n * 8 + n * 4 * 5 + n;
+  const header = buf.byteLength >= 16 + body ? 16 : 12;
+  if (buf.byteLength < header + body) throw new ApiError(`${what}: ${n} events need ${header + body} bytes, the answer has ${buf.byteLength}`, 0);
+  let ts: Float64Array;
+  if (header % 8 === 0) ts = new Float64Array(buf, header, n);
+  else {
+    ts = new Float64Array(n);
+    new Uint8Array(ts.buffer).set(new Uint8Array(buf, header, n * 8));
+  }
+  let off = header + n * 8;
   const u32 = (): Uint32Array => {
     const a = new Uint32Array(buf, off, n);
     off += n * 4;

@@ -150,11 +150,11 @@ class Scrubber {
     }
     this.help.append(table);
     host.append(
-      btn('⏮', 'previous event of the selected process (shift + ←)', () => this.step(-1, true)),
-      btn('◀', 'previous event (←)', () => this.step(-1)),
+      btn('« proc', 'previous event of the selected process (shift + ←)', () => this.step(-1, true)),
+      btn('‹', 'previous event (←)', () => this.step(-1)),
       this.playBtn,
-      btn('▶|', 'next event (→)', () => this.step(1)),
-      btn('⏭', 'next event of the selected process (shift + →)', () => this.step(1, true)),
+      btn('›', 'next event (→)', () => this.step(1)),
+      btn('proc »', 'next event of the selected process (shift + →)', () => this.step(1, true)),
       this.speedSel,
       this.jumpInput,
       this.pos,
@@ -189,7 +189,7 @@ class Scrubber {
     if (this.store.sel.id === null || this.store.sel.id >= this.store.count - 1) this.store.select({ id: 0 }, 'play');
     this.resetCursor();
     this.last = performance.now();
-    this.playBtn.textContent = '⏸';
+    this.playBtn.textContent = '❚❚';
     this.raf = requestAnimationFrame((t) => this.tick(t));
   }
 
