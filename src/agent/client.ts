@@ -11,6 +11,16 @@
  *   await session.traceState({ kind: 'name', name: 'Elixir.Shop.Inventory' });
  *   const stats = await session.stop();
  *
+ * AST instrumentation (docs/ast.md) goes through the same session: the relay owns what it loads
+ * and puts every original back when the session ends, however it ends.
+ *
+ *   const src = await session.astSource('Elixir.Shop.Cart');           // quoted form as a Term
+ *   if (src.origin === 'source') {
+ *     const [r] = await session.instrument([{ module: 'Elixir.Shop.Cart', quoted: transform(src.quoted) }]);
+ *     ... es_ast events arrive in the batches ...
+ *     await session.revert('all');                                      // md5 back to r.md5Before
+ *   }
+ *
  * Each session has its own LocalProcess on our node: the relay on the target monitors it, so when it
  * (or our whole node, or the link) goes away, the relay removes everything it set and exits. Batches
  * and the final `done` reach `onMessage` synchronously, in the order they arrived.
@@ -86,6 +96,89 @@ export interface AgentInfo {
 
 /** Default time a request may take on the target (trace_state may wait on a busy GenServer). */
 const DEFAULT_REQUEST_MS = 10_000;
+/** Parsing and compiling a module on the target; the agent gives up on one compilation after 120 s. */
+const COMPILE_MS = 130_000;
+
+export interface AstSourceOptions {
+  /**
+   * The module's source text, read by the engine from a local project folder: parsed on the target
+   * instead of the file named in the module's compile info.
+   */
+  sourceText?: string;
+  /** The file name to give the parser (and `__ENV__.file`) for `sourceText`; default the compile info's. */
+  file?: string;
+  /** Compile the source (not loaded) to check it is what the loaded code came from; default true. */
+  verify?: boolean;
+}
+
+interface AstSourceCommon {
+  /** Atom text, e.g. 'Elixir.Shop.Cart'. */
+  module: string;
+  /** md5 of the loaded code, hex. */
+  md5: string;
+  /** The .beam the module was loaded from, or 'in_memory'. */
+  beam: string | 'in_memory';
+}
+
+/** The module's `defmodule` from its source, parsed with columns and token metadata. */
+export interface AstFromSource extends AstSourceCommon {
+  origin: 'source';
+  file: string;
+  /** `{:defmodule, meta, [alias, [do: body]]}` exactly as `Code.string_to_quoted/2` gave it. */
+  quoted: Term;
+  /**
+   * true: the source compiles to the loaded md5. false: the code differs (edited since). 'unknown':
+   * only literals differ (Mix's compile-time settings, e.g. Logger metadata), or no check was made.
+   */
+  sourceMatches: boolean | 'unknown';
+}
+
+/** No source file: Elixir's debug_info (definitions after macro expansion), to rebuild a module from. */
+export interface AstFromDebugInfo extends AstSourceCommon {
+  origin: 'debug_info';
+  file: string | null;
+  definitions: Term;
+  attributes: Term;
+  /** The whole map `Backend:debug_info(elixir_v1, ...)` returned (struct, line, compile_opts, ...). */
+  debugInfo: ErlMap;
+}
+
+export type AstSource = AstFromSource | AstFromDebugInfo;
+
+export interface InstrumentItem {
+  module: string;
+  /** A `defmodule` of that module (the quoted form from astSource, transformed). */
+  quoted: EncodableTerm;
+}
+
+export interface CompileWarning {
+  file: string;
+  /** A line, or {line, column}, as Elixir reports it. */
+  position: Term;
+  message: string;
+}
+
+export interface InstrumentResult {
+  module: string;
+  md5Before: string;
+  md5Instrumented: string;
+  warnings: CompileWarning[];
+}
+
+export interface RevertResult {
+  module: string;
+  /** md5 after the revert: the original's. */
+  md5: string;
+}
+
+export interface InstrumentedModule {
+  module: string;
+  /** The relay (session) that owns it. */
+  relay: Pid;
+  md5Before: string | null;
+  /** A revert is waiting for processes to leave the old code. */
+  blocked: boolean;
+}
 
 export class AgentSession {
   private ended = false;
@@ -173,6 +266,44 @@ export class AgentSession {
     throw agentError(reply, this.remote);
   }
 
+  /**
+   * The quoted form of an Elixir module on the target, from its source file (or `opts.sourceText`),
+   * else from the debug_info chunk of its .beam. Needs no tracing; runs in an rpc worker.
+   */
+  async astSource(module: string, opts: AstSourceOptions = {}): Promise<AstSource> {
+    return astSource(this.remote, module, opts);
+  }
+
+  /**
+   * Compiles each quoted module on the target (in an rpc worker, never in the relay) and has the
+   * relay load them all, or none: a soft purge first, and a refusal (OLD_CODE_IN_USE,
+   * MODULE_IN_USE, ALREADY_INSTRUMENTED, ...) rather than a process killed.
+   */
+  async instrument(items: InstrumentItem[]): Promise<InstrumentResult[]> {
+    if (this.ended) throw new AgentError('SESSION_ENDED', `The agent session on ${this.remote.name} has already ended.`);
+    const terms = items.map((i) => new ErlMap([[atom('module'), Buffer.from(i.module, 'utf8')], [atom('quoted'), i.quoted as Term]]));
+    const opts = new ErlMap([[atom('timeout'), DEFAULT_REQUEST_MS]]);
+    const reply = await this.remote.rpc(AGENT_MODULE, 'instrument', [this.relay, terms, opts], { timeoutMs: COMPILE_MS * Math.max(1, items.length) });
+    if (!(isTuple(reply, 2) && isAtom(reply.elements[0], 'ok') && Array.isArray(reply.elements[1]))) throw agentError(reply, this.remote);
+    return reply.elements[1].map((m) => {
+      if (!(m instanceof ErlMap)) throw this.unexpected(m);
+      const ws = m.getAtom('warnings');
+      return {
+        module: atomText(m.getAtom('module')),
+        md5Before: hex(m.getAtom('md5_before')),
+        md5Instrumented: hex(m.getAtom('md5_instrumented')),
+        warnings: Array.isArray(ws) ? ws.map(parseWarning) : [],
+      };
+    });
+  }
+
+  /** Puts the original code back (exactly: the md5 is checked) for these modules, or all of this session's. */
+  async revert(modules: string[] | 'all'): Promise<RevertResult[]> {
+    const which = modules === 'all' ? atom('all') : modules.map((m) => Buffer.from(m, 'utf8'));
+    const r = await this.request(new Tuple([atom('ast_revert'), which]));
+    return parseReverted(r, (t) => this.unexpected(t));
+  }
+
   async stats(): Promise<AgentStats> {
     if (this.ended && this.finalStats) return this.finalStats;
     return parseStats(await this.request(atom('stats')));
@@ -247,6 +378,87 @@ export class AgentSession {
   private unexpected(t: Term): AgentError {
     return new AgentError('PROTOCOL', `Unexpected reply from the agent on ${this.remote.name}: ${inspect(t)}.`, t);
   }
+}
+
+// ----------------------------------------------------------------------------------------------
+// AST instrumentation without a session (the CLI's `revert`)
+// ----------------------------------------------------------------------------------------------
+
+/** See AgentSession.astSource: the same, for callers without a session. */
+export async function astSource(remote: RemoteNode, module: string, opts: AstSourceOptions = {}): Promise<AstSource> {
+  const o: Array<[Term, Term]> = [];
+  if (opts.sourceText !== undefined) o.push([atom('source_text'), Buffer.from(opts.sourceText, 'utf8')]);
+  if (opts.file !== undefined) o.push([atom('file'), Buffer.from(opts.file, 'utf8')]);
+  if (opts.verify !== undefined) o.push([atom('verify'), atom(opts.verify ? 'true' : 'false')]);
+  const reply = await remote.rpc(AGENT_MODULE, 'ast_source', [Buffer.from(module, 'utf8'), new ErlMap(o)], { timeoutMs: COMPILE_MS });
+  if (!(isTuple(reply, 2) && isAtom(reply.elements[0], 'ok') && reply.elements[1] instanceof ErlMap)) throw agentError(reply, remote);
+  const m = reply.elements[1];
+  const beam = m.getAtom('beam');
+  const common = { module: atomText(m.getAtom('module')), md5: hex(m.getAtom('md5')), beam: Buffer.isBuffer(beam) ? beam.toString('utf8') : ('in_memory' as const) };
+  const file = m.getAtom('file');
+  if (isAtom(m.getAtom('origin'), 'debug_info')) {
+    return {
+      ...common,
+      origin: 'debug_info',
+      file: Buffer.isBuffer(file) ? file.toString('utf8') : null,
+      definitions: m.getAtom('definitions') ?? [],
+      attributes: m.getAtom('attributes') ?? [],
+      debugInfo: m,
+    };
+  }
+  const sm = m.getAtom('source_matches');
+  return {
+    ...common,
+    origin: 'source',
+    file: text(file),
+    quoted: m.getAtom('quoted')!,
+    sourceMatches: isAtom(sm, 'true') ? true : isAtom(sm, 'false') ? false : 'unknown',
+  };
+}
+
+/** Every instrumented module on the node, by any session (elixir_scope_agent:instrumented/0). */
+export async function instrumentedModules(remote: RemoteNode): Promise<InstrumentedModule[]> {
+  const r = await remote.rpc(AGENT_MODULE, 'instrumented', [], { timeoutMs: DEFAULT_REQUEST_MS });
+  if (!Array.isArray(r)) throw agentError(r, remote);
+  return r.map((m) => {
+    if (!(m instanceof ErlMap)) throw new AgentError('PROTOCOL', `Unexpected reply from the agent on ${remote.name}: ${inspect(r)}.`, r);
+    const relay = m.getAtom('relay');
+    const md5 = m.getAtom('md5_before');
+    return {
+      module: atomText(m.getAtom('module')),
+      relay: relay as Pid,
+      md5Before: Buffer.isBuffer(md5) ? md5.toString('hex') : null,
+      blocked: isAtom(m.getAtom('blocked'), 'true'),
+    };
+  });
+}
+
+/**
+ * Asks the sessions that instrumented these modules (or every instrumented module) to revert them:
+ * for a second engine, when the one that instrumented them is stuck.
+ */
+export async function revertInstrumented(remote: RemoteNode, modules: string[] | 'all'): Promise<RevertResult[]> {
+  const which = modules === 'all' ? atom('all') : modules.map((m) => Buffer.from(m, 'utf8'));
+  const r = await remote.rpc(AGENT_MODULE, 'revert_all', [which], { timeoutMs: 3 * DEFAULT_REQUEST_MS });
+  if (!(isTuple(r, 2) && isAtom(r.elements[0], 'ok'))) throw agentError(r, remote);
+  return parseReverted(r.elements[1]!, (t) => new AgentError('PROTOCOL', `Unexpected reply from the agent on ${remote.name}: ${inspect(t)}.`, t));
+}
+
+function parseReverted(r: Term, unexpected: (t: Term) => AgentError): RevertResult[] {
+  if (!Array.isArray(r)) throw unexpected(r);
+  return r.map((m) => {
+    if (!(m instanceof ErlMap)) throw unexpected(m);
+    return { module: atomText(m.getAtom('module')), md5: hex(m.getAtom('md5')) };
+  });
+}
+
+function parseWarning(w: Term): CompileWarning {
+  if (!(w instanceof ErlMap)) return { file: '', position: 0, message: inspect(w) };
+  return { file: text(w.getAtom('file')), position: w.getAtom('position') ?? 0, message: text(w.getAtom('message')) };
+}
+
+function hex(t: Term | undefined): string {
+  return Buffer.isBuffer(t) ? t.toString('hex') : '';
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -395,8 +607,80 @@ export function agentError(reply: Term, remote: RemoteNode): AgentError {
       default:
         break;
     }
+    const ast = astError(name, r, node, pid);
+    if (ast) return ast;
   }
   return new AgentError('AGENT_ERROR', `The agent on ${node} answered ${inspect(r)}.`, r);
+}
+
+/** The refusals of AST instrumentation (docs/ast.md), each with what to do about it. */
+function astError(name: string, r: Tuple, node: string, pid: (p: Term | undefined) => string): AgentError | undefined {
+  const [, a, b] = r.elements;
+  const mod = (t: Term | undefined): string => moduleName(atomText(t));
+  // [{Pid, {M, F, A}}] → "<0.1.0> (Foo.loop/1), <0.2.0> (...)"
+  const users = (t: Term | undefined): string =>
+    (Array.isArray(t) ? t : [])
+      .map((u) => {
+        if (!isTuple(u, 2)) return inspect(u);
+        const at = u.elements[1];
+        const where = isTuple(at, 3) ? ` (${mod(at.elements[0])}.${atomText(at.elements[1])}/${inspect(at.elements[2]!)})` : '';
+        return `${pid(u.elements[0])}${where}`;
+      })
+      .join(', ');
+  switch (name) {
+    case 'not_elixir':
+      return new AgentError('NOT_ELIXIR', `${mod(a)} on ${node} is not an Elixir module (it has no __info__/1), so it has no Elixir source to instrument. Trace its calls at runtime instead.`, r);
+    case 'no_source': {
+      const info = a instanceof ErlMap ? a : new ErlMap([]);
+      const file = info.getAtom('file');
+      const dbg = atomText(info.getAtom('debug_info'));
+      const fileText = Buffer.isBuffer(file) ? `its source file ${file.toString('utf8')} is not on ${node}` : `its compile info names no source file`;
+      return new AgentError(
+        'NO_SOURCE',
+        `No code to instrument for ${mod(info.getAtom('module'))}: ${fileText}, and its .beam has no debug_info chunk (${dbg}). ` +
+          `Give ElixirScope the project folder so it can send the source itself, or build with debug_info (Mix's default outside releases; releases strip it unless strip_beams: false).`,
+        r,
+      );
+    }
+    case 'parse_failed':
+      return new AgentError('PARSE_FAILED', `The source ${text(a)} does not parse on ${node}: ${b instanceof ErlMap ? text(b.getAtom('message')) + text(b.getAtom('token')) : inspect(b!)}. Check that the file is the module's current source.`, r);
+    case 'module_not_in_source':
+      return new AgentError('MODULE_NOT_IN_SOURCE', `${text(b)} has no defmodule ${mod(a)}. The source given is not this module's: check the project folder or the file.`, r);
+    case 'compile_failed': {
+      const d = b instanceof ErlMap ? text(b.getAtom('message')) : inspect(b!);
+      return new AgentError('COMPILE_FAILED', `The instrumented ${mod(a)} does not compile on ${node}: ${d}. Nothing was loaded; this is a bug in the instrumentation plan or the transformer.`, r);
+    }
+    case 'bad_quoted':
+      return new AgentError('BAD_QUOTED', `The quoted form sent for ${mod(a)} was refused: ${text(b)}. Send one defmodule of that module, as astSource returned it (transformed).`, r);
+    case 'original_unavailable': {
+      const why = atomText(b);
+      const detail =
+        why === 'no_object_code'
+          ? `there is no .beam for it in the code path (it was loaded from memory)`
+          : why === 'md5_differs'
+            ? `the .beam in the code path is not the code that is loaded (it was rebuilt or hot-loaded since)`
+            : `it was reloaded while being instrumented`;
+      return new AgentError('ORIGINAL_UNAVAILABLE', `${mod(a)} on ${node} cannot be instrumented: ${detail}, so its original could not be put back exactly afterwards. Nothing was changed. Use runtime tracing for it, or restart the node from its .beam files.`, r);
+    }
+    case 'already_instrumented':
+      return new AgentError('ALREADY_INSTRUMENTED', `${mod(a)} on ${node} is already instrumented (by this or another session). Revert it first (\`elixir-scope revert\` reverts another session's).`, r);
+    case 'old_code_in_use':
+      return new AgentError('OLD_CODE_IN_USE', `Processes ${users(b)} still run the old code of ${mod(a)} on ${node}; loading new code would kill them, so nothing was changed. Wait until they leave it or stop them, then try again.`, r);
+    case 'module_in_use':
+      return new AgentError('MODULE_IN_USE', `Processes ${users(b)} are running ${mod(a)}'s code on ${node} right now; instrumenting it would leave them in the original code and block the exact revert, so nothing was changed. Wait until they leave it (a loop that never makes a fully qualified call never does) or stop them.`, r);
+    case 'revert_blocked':
+      return new AgentError('REVERT_BLOCKED', `${mod(a)} on ${node} cannot be reverted yet: processes ${users(b)} still run code the revert would replace. Its probes are silenced and the agent keeps trying in the background; the original is loaded as soon as they leave it.`, r);
+    case 'not_instrumented':
+      return new AgentError('NOT_INSTRUMENTED', `${moduleName(text(a))} is not instrumented by this session on ${node}. \`elixir-scope revert\` lists what is instrumented there.`, r);
+    case 'load_failed':
+      return new AgentError('LOAD_FAILED', `Loading the instrumented ${mod(a)} on ${node} failed: ${inspect(b!)}. Nothing stays loaded.`, r);
+    case 'bad_item':
+      return new AgentError('BAD_REQUEST', `The agent refused an instrumentation item: ${inspect(a!)}; expected %{module: binary, quoted: defmodule}.`, r);
+    case 'badarg':
+      return new AgentError('BAD_REQUEST', `The agent refused the arguments ${inspect(a!)}.`, r);
+    default:
+      return undefined;
+  }
 }
 
 function delay(ms: number): Promise<void> {
