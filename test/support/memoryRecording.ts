@@ -326,3 +326,36 @@ export class MemoryRecording implements Recording {
 
 /** Event kinds in code order, for tests that want every kind. */
 export const ALL_KINDS = Object.keys(EVENT_KINDS) as EventKind[];
+
+/**
+ * The README's hybrid example and more, as one recording of `MyModule` on `<0.123.0>`: a runtime
+ * call with AST lines, locals, an expression and a probe inside it, a nested instrumented helper
+ * with locals of its own, a message to `<0.124.0>`, and an instrumented tail-recursive loop whose
+ * second iteration raises. Ids are fixed (the comments say which is which); tests refer to them.
+ */
+export function astRecording(): { b: RecordingBuilder; main: Pid; worker: Pid } {
+  const b = new RecordingBuilder('app@vm');
+  const main = b.pid(123);
+  const worker = b.pid(124);
+  const M = 'Elixir.MyModule';
+  b.call(main, 123_000, M, 'foo', [123]); // #0
+  b.locals(main, 140_000, 10, [['local_var_x', 456]]); // #1
+  const send = b.send(main, 150_000, worker, new Tuple([atom('work_item'), 1])); // #2
+  b.receive(worker, 155_000, new Tuple([atom('work_item'), 1]), send); // #3
+  b.locals(main, 160_000, 15, [['another_var', 789]]); // #4
+  b.labelled(main, 165_000, 'expr', 16, 'Enum.sum(xs)', 6); // #5
+  b.astCall(main, 170_000, M, 'helper', [[1, 2]], 30); // #6
+  b.locals(main, 171_000, 31, [['acc', 3], ['local_var_x', 0]]); // #7
+  b.astRet(main, 172_000, 3, 32); // #8
+  b.labelled(main, 175_000, 'probe', 17, 'length(items)', 2); // #9
+  b.line(main, 180_000, 18); // #10
+  b.locals(main, 181_000, 18, [['local_var_x', 457]]); // #11
+  b.ret(main, 190_000, atom('ok')); // #12
+  b.astCall(main, 200_000, M, 'loop', [3, 0], 40); // #13
+  b.locals(main, 201_000, 41, [['n', 3], ['acc', 0], ['first', true]]); // #14
+  b.tailCall(main, 202_000, 42, M, 'loop', 2); // #15
+  b.astCall(main, 203_000, M, 'loop', [2, 3], 40); // #16
+  b.locals(main, 204_000, 41, [['n', 2], ['acc', 3]]); // #17
+  b.astRaise(main, 205_000, 'error', atom('badarith'), 43); // #18
+  return { b, main, worker };
+}
