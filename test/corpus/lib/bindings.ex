@@ -75,6 +75,13 @@ defmodule Corpus.Bindings do
     end
   end
 
+  # Identifiers outside ASCII are legal Elixir; a quoted form carries them as atoms like any other.
+  def unicode_names(x) do
+    café = x * 2
+    größe = café + 1
+    {café, größe}
+  end
+
   def same_var_twice({a, a}), do: {:equal, a}
   def same_var_twice({a, b}), do: {:differ, a, b}
 end

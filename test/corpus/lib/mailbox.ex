@@ -52,6 +52,19 @@ defmodule Corpus.Mailbox do
     end
   end
 
+  # Tasks: spawned, linked and monitored processes whose results come back as messages.
+  def squares_in_tasks(list) do
+    list
+    |> Enum.map(fn x -> Task.async(fn -> x * x end) end)
+    |> Enum.map(&Task.await/1)
+  end
+
+  def ordered_stream(list) do
+    list
+    |> Task.async_stream(fn x -> {x, x + 1} end, max_concurrency: 2)
+    |> Enum.map(fn {:ok, v} -> v end)
+  end
+
   def drain(acc \\ []) do
     receive do
       msg -> drain([msg | acc])

@@ -24,6 +24,10 @@ defmodule Corpus.BindingsTest do
     assert Observe.value("bind.if", fn -> {Bindings.rebind_in_if(true, 1), Bindings.rebind_in_if(false, 1)} end) == {4, 1}
   end
 
+  test "variables named outside ASCII" do
+    assert Observe.value("bind.unicode", fn -> Bindings.unicode_names(5) end) == {10, 11}
+  end
+
   test "the same variable twice in a pattern" do
     assert Observe.value("bind.twice", fn -> {Bindings.same_var_twice({1, 1}), Bindings.same_var_twice({1, 2})} end) ==
              {{:equal, 1}, {:differ, 1, 2}}

@@ -24,6 +24,12 @@ defmodule Corpus.MailboxTest do
     assert Observe.value("mailbox.collect.rest", fn -> Mailbox.drain() end) == [{:item, 4}]
   end
 
+  test "tasks" do
+    assert Observe.value("mailbox.tasks", fn -> Mailbox.squares_in_tasks([1, 2, 3]) end) == [1, 4, 9]
+    assert Observe.value("mailbox.async_stream", fn -> Mailbox.ordered_stream([1, 2, 3]) end) == [{1, 2}, {2, 3}, {3, 4}]
+    assert Observe.value("mailbox.after_tasks", fn -> Mailbox.drain() end) == []
+  end
+
   test "a message round trip through a spawned process" do
     assert Observe.value("mailbox.ping_pong", fn -> Mailbox.ping_pong(41) end) == 42
   end
