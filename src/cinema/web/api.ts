@@ -25,12 +25,14 @@ export interface ProcessMeta {
   node: string;
   name: string | null;
   initialCall: string | null;
-  first: number;
-  last: number;
+  /** Its first and last event ids (null when it has none). */
+  first: number | null;
+  last: number | null;
   count: number;
-  /** The supervision group (top supervisor or application) the process belongs to, if known. */
+  /** The supervision group (`<node> <oldest known spawner>`) the process belongs to. */
   group: string | null;
-  ancestors: string[];
+  /** Its spawners as process indexes, nearest first (as far as the recording saw them). */
+  ancestors: number[];
 }
 
 export interface MfaMeta {

@@ -10,8 +10,8 @@
 import { Api } from './api.js';
 import { Store } from './store.js';
 import { formatMoment, parseMoment } from './url.js';
-import { mountTimeline } from './timeline.js';
-import { mountScrubber } from './scrubber.js';
+import { mountTimeline, type TimelineHandle } from './timeline.js';
+import { mountScrubber, type ScrubberHandle } from './scrubber.js';
 
 // ----------------------------------------------------------------------------------------------
 // PUBLIC
@@ -34,6 +34,8 @@ export interface PageHandle {
   store: Store;
   /** Frames the timeline has drawn so far. */
   frames(): number;
+  timeline: TimelineHandle | null;
+  scrubber: ScrubberHandle | null;
 }
 
 declare global {
@@ -162,15 +164,16 @@ async function start(): Promise<void> {
   const panels = el('div', { class: 'panels' }, left, right);
   app.replaceChildren(title, timelineHost, scrubberHost, panels);
 
-  let frames = (): number => 0;
+  let timeline: TimelineHandle | null = null;
+  let scrubber: ScrubberHandle | null = null;
   try {
-    frames = mountTimeline(timelineHost, store).frames;
+    timeline = mountTimeline(timelineHost, store);
   } catch (err) {
     console.error('elixir-scope: the timeline could not start', err);
     timelineHost.textContent = `The timeline could not start: ${String(err)}`;
   }
   try {
-    mountScrubber(scrubberHost, store);
+    scrubber = mountScrubber(scrubberHost, store);
   } catch (err) {
     console.error('elixir-scope: the scrubber could not start', err);
     scrubberHost.textContent = `The scrubber could not start: ${String(err)}`;
@@ -178,7 +181,7 @@ async function start(): Promise<void> {
   mountRegion(left, store, PANELS.filter((p) => p.region === 'left'));
   mountRegion(right, store, PANELS.filter((p) => p.region === 'right'));
   syncHash(store);
-  window.elixirScope = { store, frames: () => frames() };
+  window.elixirScope = { store, frames: () => timeline?.frames() ?? 0, timeline, scrubber };
   if (store.live) {
     store.followLive((why) => {
       const s = document.getElementById('status');

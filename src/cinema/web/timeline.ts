@@ -35,6 +35,14 @@ export interface TimelineHandle {
   zoom(factor: number, aroundT?: number): void;
   /** Pans by a fraction of the visible width (positive = later). */
   pan(fraction: number): void;
+  /** The lanes in drawing order, with their top in content pixels (before scrolling). */
+  lanes(): { pid: number; label: string; y: number; height: number }[];
+  /** Events drawn as crashes (exceptions are crashes by kind and not listed). */
+  crashes(): number[];
+  /** First events of processes that took over an earlier process's registered name. */
+  restarts(): number[];
+  /** Resolves once the exits have been read and crashes are known. */
+  crashesKnown(): Promise<void>;
 }
 
 /** `performance.mark` name set when the first frame with lanes is drawn (the benchmark reads it). */
@@ -119,6 +127,7 @@ class Timeline {
   private readonly eventLines = new Map<number, string>();
   private hoverId: number | null = null;
   private minimap: { invalidate(): void } | null = null;
+  private crashesRead: Promise<void> = Promise.resolve();
 
   constructor(
     host: HTMLElement,
@@ -159,7 +168,7 @@ class Timeline {
       this.findRestarts();
       this.invalidate();
     });
-    void this.findCrashes();
+    this.crashesRead = this.findCrashes();
   }
 
   handle(): TimelineHandle {
@@ -170,6 +179,11 @@ class Timeline {
       positionOf: (id) => this.positionOf(id),
       zoom: (f, t) => this.zoom(f, t),
       pan: (f) => this.pan(f),
+      lanes: () =>
+        this.rows.flatMap((r) => (r.kind === 'lane' ? [{ pid: r.pid, label: this.store.processLabel(r.pid), y: r.y, height: LANE_H }] : [])),
+      crashes: () => [...this.crashes].sort((a, b) => a - b),
+      restarts: () => [...this.restarts.keys()].sort((a, b) => a - b),
+      crashesKnown: () => this.crashesRead,
     };
   }
 
@@ -185,14 +199,14 @@ class Timeline {
   /** Lanes sorted by node, then supervision group, then first appearance; a header per group. */
   private layoutRows(): void {
     const procs = [...this.store.meta.processes].filter((p) => p.count > 0);
-    procs.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) || cmpGroup(a.group, b.group) || a.first - b.first);
+    procs.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) || cmpGroup(a.group, b.group) || (a.first ?? 0) - (b.first ?? 0));
     const rows: Row[] = [];
     const laneY = new Map<number, number>();
     let y = 0;
     let cur: string | null = null;
-    const multiNode = new Set(procs.map((p) => p.node)).size > 1;
     for (const p of procs) {
-      const key = `${multiNode ? p.node + ' · ' : ''}${p.group ?? 'ungrouped'}`;
+      // The server's group already names the node; without one, group by node alone.
+      const key = p.group ?? `${p.node} (no known spawner)`;
       if (key !== cur) {
         rows.push({ kind: 'header', y, text: key });
         y += HEADER_H;
@@ -210,9 +224,9 @@ class Timeline {
   private findRestarts(): void {
     const byName = new Map<string, number>();
     this.restarts.clear();
-    const procs = [...this.store.meta.processes].sort((a, b) => a.first - b.first);
+    const procs = [...this.store.meta.processes].sort((a, b) => (a.first ?? 0) - (b.first ?? 0));
     for (const p of procs) {
-      if (p.name === null || p.count === 0) continue;
+      if (p.name === null || p.first === null) continue;
       if (byName.has(p.name)) this.restarts.set(p.first, p.name);
       byName.set(p.name, p.index);
     }
@@ -805,7 +819,7 @@ function describeProcess(s: Store, pid: number): string {
   return [
     `${p.name ?? p.pid}${p.name !== null ? ` (${p.pid})` : ''} on ${p.node}`,
     p.initialCall !== null ? `started as ${p.initialCall}` : '',
-    `${p.count.toLocaleString('en')} events, #${p.first} … #${p.last}`,
+    p.first === null ? 'no events' : `${p.count.toLocaleString('en')} events, #${p.first} … #${p.last}`,
     p.group !== null ? `group ${p.group}` : '',
   ]
     .filter((x) => x !== '')
