@@ -134,6 +134,15 @@ export function lineOf(e: StoredEvent): number | null {
   return typeof a === 'number' ? a : typeof a === 'bigint' ? Number(a) : null;
 }
 
+/** `Shop.Cart.loop/2` from a tail call's `{M, F, A}`. */
+export function calleeText(p: Term | undefined, r: Renderer): string {
+  if (p instanceof Tuple && p.elements.length === 3) {
+    const [m, f, a] = p.elements as [Term, Term, Term];
+    if (m instanceof Atom && f instanceof Atom && typeof a === 'number') return formatMfa({ module: m.name, fun: f.name, arity: a });
+  }
+  return r.term(p);
+}
+
 /** A `locals` payload `[{name, value}]` as pairs, or null when it is not of that shape (truncated...). */
 export function bindings(p: Term | undefined): Array<[string, Term]> | null {
   if (!Array.isArray(p)) return null;
@@ -275,15 +284,6 @@ function labelled(p: Term | undefined): { label: string; value: Term } | null {
     return { label: p.elements[0].toString('utf8'), value: p.elements[1]! };
   }
   return null;
-}
-
-/** `Shop.Cart.loop/2` from a tail call's `{M, F, A}`. */
-export function calleeText(p: Term | undefined, r: Renderer): string {
-  if (p instanceof Tuple && p.elements.length === 3) {
-    const [m, f, a] = p.elements as [Term, Term, Term];
-    if (m instanceof Atom && f instanceof Atom && typeof a === 'number') return formatMfa({ module: m.name, fun: f.name, arity: a });
-  }
-  return r.term(p);
 }
 
 function senderOf(e: StoredEvent, r: Renderer): string | null {
