@@ -102,6 +102,10 @@ describe('agent AST instrumentation on an elixir node', () => {
       assert.equal(edited.sourceMatches, false);
       assert.equal(edited.file, '/elsewhere/demo.ex');
     }
+    // Lines moved down by one: the same md5 (it does not cover line numbers), but probes would be
+    // placed on the wrong lines.
+    const moved = await rec.session.astSource(DEMO, { sourceText: `\n${DEMO_SOURCE}` });
+    assert.equal(moved.origin === 'source' && moved.sourceMatches, false);
     await assert.rejects(rec.session.astSource(DEMO, { sourceText: 'defmodule Other do\nend\n' }), isAgentError('MODULE_NOT_IN_SOURCE', /no defmodule EsAst\.Demo/));
     await assert.rejects(rec.session.astSource(DEMO, { sourceText: 'defmodule EsAst.Demo do\n  def f(, do: 1\nend\n' }), isAgentError('PARSE_FAILED', /does not parse/));
     await rec.session.stop();
@@ -170,6 +174,35 @@ describe('agent AST instrumentation on an elixir node', () => {
     assert.ok(probes.every((e) => e.elements[1] instanceof Pid && inspect(e.elements[1], { localNode: eng.remote.nodeAtom }) === `#PID${caller}`));
     assert.ok(probes.every((e) => typeof e.elements[2] === 'number' || typeof e.elements[2] === 'bigint'));
     assert.equal(rec.done!.stats.events, 2);
+    // Compiling (the check of the source and the instrumented module) printed no warning on the node.
+    assert.doesNotMatch(node.output(), /warning/i);
+  });
+
+  it('es_ast events obey the session limits: payloads truncated, a limit ends the session and reverts', async () => {
+    const rec = await record(eng, { maxTermBytes: 64, maxEvents: 3 });
+    const src = await rec.session.astSource(DEMO);
+    if (src.origin !== 'source') throw new Error('expected the source');
+    // A probe whose value is a 1000-byte binary: {:"Elixir.String".duplicate("x", 1000), ...}
+    const big = new Tuple([new Tuple([atom('.'), [], [atom('Elixir.String'), atom('duplicate')]]), [], [Buffer.from('x'), 1000]]);
+    await rec.session.instrument([{ module: DEMO, quoted: insertProbe(src.quoted, 'add', 2, 1, 'big', big, 3) }]);
+    // A process that also has its sends traced: its probe's send to the relay is the relay's own doing.
+    await node.eval(`register(es_ast_caller, spawn(fun Loop() -> receive {add, A, B, From} -> From ! {sum, ${DEMO_ATOM}:add(A, B)}, Loop() end end)), ok`);
+    const caller = await eng.remote.rpc('erlang', 'whereis', [atom('es_ast_caller')]);
+    assert.ok(caller instanceof Pid);
+    await rec.session.traceProcesses({ kind: 'pid', pid: caller }, ['send']);
+    assert.equal(await node.eval(`es_ast_caller ! {add, 1, 2, self()}, receive {sum, S} -> S end`), '6');
+    await node.eval(`[${DEMO_ATOM}:add(N, N) || N <- lists:seq(1, 5)]`);
+    await rec.finished;
+    assert.match(rec.done!.reasonText, /max_events limit \(3\)/);
+    const probes = rec.events.filter((e) => kind(e) === 'es_ast') as Tuple[];
+    assert.equal(inspect(probes[0]!.elements[6]!), '{:"$es_truncated", 1016, {"big"}}');
+    assert.equal(rec.done!.stats.truncated, 2);
+    assert.equal(rec.done!.stats.dropped['own'], 1);
+    assert.deepEqual(rec.events.map(kind), ['es_ast', 'send', 'es_ast', 'es_limit']);
+    await eventually(async () => (await md5()) === originalMd5, 'the limit reverted the module');
+    assert.equal(await probeTerm(), 'none');
+    await node.eval(`exit(whereis(es_ast_caller), kill)`);
+    await loadAgent(eng.remote);
   });
 
   it('a second engine reverts modules of another session (revert_all)', async () => {

@@ -1080,33 +1080,76 @@ unnest(T, Outer) when is_tuple(T) -> list_to_tuple([unnest(E, Outer) || E <- tup
 unnest(L, Outer) when is_list(L) -> [unnest(E, Outer) || E <- L];
 unnest(X, _) -> X.
 
-%% Whether the source is what the loaded code was compiled from: the unmodified quoted form is
-%% compiled (not loaded) and its md5 compared with the loaded one. Equal: true. Otherwise the code
-%% is compared with every literal and fun hash masked: Mix compiles with settings the node does not
-%% have (Logger macros put the file path relative to Mix's working directory and the application
-%% into literals), so the same source can give another md5; then `unknown`. Different code: false.
+%% Whether the source is what the loaded code was compiled from. The unmodified quoted form is
+%% compiled (not loaded) and compared with the loaded module's object code:
+%%   * true: same md5 and the same line table (the md5 covers the code but not the line numbers, so
+%%     a source with lines moved gives the same md5 and would put probes on the wrong lines);
+%%   * unknown: only literals and fun hashes differ. Mix compiles with settings this node does not
+%%     have (Logger macros put the file path relative to Mix's working directory and the application
+%%     into literals), so the same source can give another md5. Also unknown when the loaded code's
+%%     .beam is not available to compare with, or the source does not compile here;
+%%   * false: the code or its lines differ: the source was edited since.
 source_matches(Mod, Def, File, LoadedMd5) ->
     case compile_quoted(Mod, Def, File) of
         {ok, Bin, _Warnings} ->
             {ok, {_, Md5}} = beam_lib:md5(Bin),
-            case Md5 =:= LoadedMd5 of
-                true -> true;
-                false ->
-                    case code:get_object_code(Mod) of
-                        {Mod, Orig, _} ->
-                            {ok, {_, OrigMd5}} = beam_lib:md5(Orig),
-                            case OrigMd5 =:= LoadedMd5 andalso code_shape(Orig) =:= code_shape(Bin) of
+            Orig = case code:get_object_code(Mod) of
+                       {Mod, O, _} ->
+                           case beam_lib:md5(O) of
+                               {ok, {_, LoadedMd5}} -> O;
+                               _ -> none
+                           end;
+                       error -> none
+                   end,
+            if
+                Orig =:= none -> unknown;
+                true ->
+                    SameLines = line_items(Orig) =:= line_items(Bin),
+                    if
+                        not SameLines -> false;
+                        Md5 =:= LoadedMd5 -> true;
+                        true ->
+                            case code_shape(Orig) =:= code_shape(Bin) of
                                 true -> unknown;
-                                false when OrigMd5 =:= LoadedMd5 -> false;
-                                false -> unknown
-                            end;
-                        error -> false
+                                false -> false
+                            end
                     end
             end;
         {error, _} ->
-            %% It does not compile here (a compile-time dependency this node lacks, say): no verdict.
             unknown
     end.
+
+%% The line table of a .beam ("Line" chunk) without its file names: the line of every location, and
+%% the file changes between them (as indexes), in order. Format: beam_asm:build_line_table/1.
+line_items(Bin) ->
+    case beam_lib:chunks(Bin, ["Line"]) of
+        {ok, {_, [{"Line", <<_Ver:32, _Bits:32, _NumInstrs:32, NumLines:32, _NumFnames:32, Rest/binary>>}]}} ->
+            line_items(Rest, NumLines, []);
+        _ -> none
+    end.
+
+line_items(_, 0, Acc) ->
+    lists:reverse(Acc);
+line_items(Bin, N, Acc) ->
+    case compact_term(Bin) of
+        {1, Line, Rest} -> line_items(Rest, N - 1, [Line | Acc]);      % tag_i: a line
+        {2, File, Rest} -> line_items(Rest, N, [{file, File} | Acc]);  % tag_a: a file index
+        _ -> {bad_line_table, lists:reverse(Acc)}
+    end.
+
+%% One value of the BEAM's compact term encoding: {Tag, Value, Rest}.
+compact_term(<<B, R/binary>>) when B band 8 =:= 0 ->
+    {B band 7, B bsr 4, R};
+compact_term(<<B, B2, R/binary>>) when B band 16#10 =:= 0 ->
+    {B band 7, ((B band 16#E0) bsl 3) bor B2, R};
+compact_term(<<B, R/binary>>) when (B bsr 5) < 7 ->
+    N = (B bsr 5) + 2,
+    case R of
+        <<V:N/signed-unit:8, R2/binary>> -> {B band 7, V, R2};
+        _ -> bad
+    end;
+compact_term(_) ->
+    bad.
 
 code_shape(Bin) ->
     case beam_disasm:file(Bin) of
