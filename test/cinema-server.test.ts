@@ -14,6 +14,8 @@ import { EVENT_KINDS } from '../src/capture/event.js';
 import { RecordingView } from '../src/cinema/api.js';
 import { CinemaServer } from '../src/cinema/server.js';
 import { encodeFrame } from '../src/cinema/websocket.js';
+import { changedPaths, FOLD_BYTES, termView } from '../src/cinema/termView.js';
+import { Atom, ErlMap, Tuple, type Term } from '../src/erlang/terms.js';
 import { Renderer, formatMfa } from '../src/cli/render/format.js';
 import { eventLine } from '../src/cli/render/event.js';
 import { openRecording } from '../src/store/recording.js';
@@ -386,5 +388,43 @@ describe('elixir-scope ui', () => {
     const missing = await runCli(['ui', join(root, 'nope')]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /cannot open the recording/);
+  });
+});
+
+describe('term views', () => {
+  test('a term over 2 KB of text is folded into its elements, each a view of its own', () => {
+    const r = new Renderer(rec);
+    const full = r.withOptions({ full: true });
+    const long = Buffer.from('x'.repeat(3000));
+    const entries: Array<[Term, Term]> = [[Atom.of('items'), Array.from({ length: 300 }, (_, i) => i)], [Buffer.from('blob'), long]];
+    const big = new ErlMap(entries);
+    const v = termView(big, r)!;
+    const text = full.term(big);
+    assert.equal(v.size, text.length);
+    assert.equal(v.text, text.slice(0, FOLD_BYTES) + '…');
+    assert.equal(v.children!.length, 2);
+    assert.equal(v.children![0]!.key, 'items:');
+    assert.equal(v.children![0]!.text, full.term(entries[0]![1]));
+    assert.equal(v.children![0]!.children, undefined, 'a child under 2 KB comes whole');
+    assert.equal(v.children![1]!.key, '"blob" =>');
+    assert.equal(v.children![1]!.size, 3002);
+    // A small term comes whole, with no children.
+    assert.deepEqual(termView(new Tuple([Atom.of('ok'), 1]), r), { text: '{:ok, 1}', size: 8 });
+    // What the agent cut unfolds to what it kept.
+    const cut = new Tuple([Atom.of('$es_truncated'), 99999, Array.from({ length: 1000 }, (_, i) => i)]);
+    const cv = termView(cut, r)!;
+    assert.match(full.term(cut), /…\(cut: 99,999 bytes\)$/);
+    assert.equal(cv.children!.length, 1000);
+    assert.equal(cv.children![999]!.text, '999');
+  });
+
+  test('changes are the paths where two states differ', () => {
+    const m = (e: Array<[Term, Term]>): ErlMap => new ErlMap(e);
+    const a = Atom.of;
+    const before = m([[a('items'), m([[Buffer.from('mug'), 1]])], [a('log'), [1, 2]], [a('t'), new Tuple([1, 2])], [a('gone'), 0]]);
+    const after = m([[a('items'), m([[Buffer.from('mug'), 2], [Buffer.from('tee'), 1]])], [a('log'), [1, 3]], [a('t'), new Tuple([1, 2])], [a('new'), 1]]);
+    assert.deepEqual(changedPaths(before, after).sort(), ['[:gone]', '[:items, "mug"]', '[:items, "tee"]', '[:log, 1]', '[:new]']);
+    assert.deepEqual(changedPaths(1, 2), ['[]']);
+    assert.deepEqual(changedPaths(before, before), []);
   });
 });

@@ -25,8 +25,10 @@ import { changedPaths, termView } from './termView.js';
 export const MAX_COLUMNS = 2_000_000;
 /** Most events one /api/events page carries. */
 export const MAX_PAGE = 5000;
-/** Events one /api/events request looks at before it answers with a cursor (text search renders each). */
-export const MAX_SCAN = 50_000;
+/** Events one /api/events request looks at before it answers with a cursor (kind, pid, module: columns only). */
+export const MAX_SCAN = 1_000_000;
+/** Lines one /api/events request renders to search their text (about 25 µs each) before it answers with a cursor. */
+export const MAX_RENDER = 20_000;
 
 /** An answer to a bad request: `{error}` with this status. */
 export class ApiError extends Error {
@@ -239,11 +241,13 @@ export class RecordingView {
     const step = dir === 'next' ? 1 : -1;
     let id = from;
     let scanned = 0;
-    for (; id >= 0 && id < n && ids.length < limit && scanned < MAX_SCAN; id += step) {
+    let rendered = 0;
+    for (; id >= 0 && id < n && ids.length < limit && scanned < MAX_SCAN && rendered < MAX_RENDER; id += step) {
       scanned++;
       if (kinds !== null && kinds[ix.kind[id]! & 0x7f] !== 1) continue;
       if (pid !== null && ix.pid[id] !== pid) continue;
       if (mfaOk !== null && (ix.mfa[id] === NONE || mfaOk[ix.mfa[id]!] !== 1)) continue;
+      rendered++;
       const line = eventLine(this.rec.event(id), this.lineRenderer, { pidColumn: pid === null ? 0 : false });
       if (needle !== null && !line.toLowerCase().includes(needle)) continue;
       ids.push(id);

@@ -228,8 +228,11 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
       }
     }
     let summary: RecordSummary;
+    // With --ui the next Ctrl-C stops the server; it is listened for before the first one's handler goes.
+    let serverStopped: Promise<void> | undefined;
     try {
       summary = await rec.done;
+      if (cinema !== undefined) serverStopped = untilSignal();
     } catch (err) {
       // No summary to serve the end of: the page is closed with the command.
       if (cinema !== undefined) await cinema.server.close();
@@ -243,7 +246,7 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
     if (cinema !== undefined) {
       cinema.feed.finish(cinema.server, { status: summary.status, reason: summary.stopReason });
       io.stderr.write(`The recording has ended; still serving it at ${cinema.server.url} until Ctrl-C.\n`);
-      await untilSignal();
+      await serverStopped;
       await cinema.server.close();
     }
     return EXIT_OK;

@@ -53,10 +53,12 @@ Exit codes: 0 stopped with Ctrl-C, 1 failure (unreadable recording, port in use)
       view.close();
       throw listenError(err, serve);
     }
+    // Listening for Ctrl-C before saying so: a signal sent right after the message must stop us cleanly.
+    const stopped = untilSignal();
     io.stdout.write(`Execution Cinema for ${dir}: ${server.url}\n`);
     io.stderr.write('Serving until Ctrl-C.\n');
     if (values.open === true) openBrowser(server.url, io);
-    await untilSignal();
+    await stopped;
     await server.close();
     return EXIT_OK;
   },
