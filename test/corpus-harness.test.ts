@@ -181,6 +181,33 @@ test('corpus harness', { timeout: 600_000 }, async (t) => {
     assert.deepEqual(after, [], formatDifferences(after));
   });
 
+  await t.test('recompiled from its source on the node (the identity transform), the corpus runs identically', async () => {
+    const md5sBefore = await moduleMd5s(cn);
+    // As the AST pipeline does, minus the transform: parse each source on the node, compile the quoted
+    // form, load it. Without `columns` (with it, `quote` in a body returns column metadata; see docs/ast.md).
+    const files = [...new Set(mods.map((m) => m.source))];
+    const out = await cn.node.evalElixir(`
+      previous = Code.get_compiler_option(:ignore_module_conflict)
+      Code.put_compiler_option(:ignore_module_conflict, true)
+      try do
+        for src <- ${JSON.stringify(files)} do
+          {:ok, ast} = Code.string_to_quoted(File.read!(src), token_metadata: true, file: src)
+          Code.compile_quoted(ast, src) |> Enum.map(&elem(&1, 0))
+        end |> List.flatten() |> length()
+      after
+        Code.put_compiler_option(:ignore_module_conflict, previous)
+      end`);
+    assert.equal(Number(out), mods.length);
+    const recompiled = await moduleMd5s(cn);
+    assert.ok(mods.some((m) => !recompiled.get(m.atom)!.equals(md5sBefore.get(m.atom)!)), 'nothing was reloaded');
+    const run = await runCorpus(cn);
+    const diffs = diffRuns(first, run);
+    assert.deepEqual(diffs, [], formatDifferences(diffs));
+
+    for (const m of mods) await restoreModule(cn, m.atom);
+    assert.deepEqual(await moduleMd5s(cn), md5sBefore);
+  });
+
   await t.test('runCorpus refuses an unknown test file by name', async () => {
     await assert.rejects(runCorpus(cn, { files: ['nope_test.exs'] }), /no test file nope_test\.exs.*expected one of .*clauses_test\.exs/);
     const one = await runCorpus(cn, { files: ['clauses_test.exs'] });
