@@ -537,7 +537,8 @@ class Timeline {
     const { ctx, store } = this;
     const id = store.sel.id;
     if (id === null || id >= store.count) return;
-    const x = this.xOf(store.cols.ts[id]!);
+    // On a whole pixel, so the line is crisp rather than two half-blended columns.
+    const x = Math.round(this.xOf(store.cols.ts[id]!));
     ctx.strokeStyle = ACCENT;
     ctx.lineWidth = 1;
     ctx.beginPath();
