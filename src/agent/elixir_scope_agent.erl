@@ -19,8 +19,12 @@
 %%   {ok, N} = elixir_scope_agent:request(Relay, {trace_processes, all, [call]}, 5000),
 %%   {ok, Pid, gen_server} = elixir_scope_agent:request(Relay, {trace_state, {name, <<"my_server">>}}, 5000),
 %%   ... EnginePid receives {es_batch, Relay, 1, Bin}, {es_batch, Relay, 2, Bin}, ...
+%%   {ok, #{origin := source, quoted := Q}} = elixir_scope_agent:ast_source(<<"Elixir.Shop.Cart">>, #{}),
+%%   {ok, [#{md5_before := Md5}]} = elixir_scope_agent:instrument(Relay,
+%%       [#{module => <<"Elixir.Shop.Cart">>, quoted => Transformed}], #{}),
+%%   ... es_ast events from the instrumented code arrive in the same batches ...
 %%   {ok, Stats} = elixir_scope_agent:request(Relay, stop, 5000).
-%%   %% EnginePid got {es_done, Relay, stopped, Stats} before the reply.
+%%   %% EnginePid got {es_done, Relay, stopped, Stats} before the reply; Shop.Cart's md5 is Md5 again.
 %%
 %% WHY IT IS SAFE IN PRODUCTION (in the spirit of recon and redbug)
 %%   * Every limit is checked here, on the target: events per second, total events, duration, the
@@ -38,6 +42,10 @@
 %%     never a relay suspended while its mailbox grows.
 %%   * A guardian process watches the relay: if the relay itself dies abnormally (killed, a bug),
 %%     the guardian removes what the relay had set.
+%%   * Instrumented code (docs/ast.md) is loaded only after a soft purge and only when no process runs
+%%     the module, and only when the exact original is at hand (the .beam with the loaded md5). The
+%%     relay puts every original back at every end of its session; the guardian holds them too and
+%%     does it if the relay dies. Probes never call this module, so it can go while they run.
 %%   * The last relay to go unloads the module (code:delete + code:soft_purge, never a hard purge)
 %%     from a helper process that runs no code of this module, so the helper cannot keep it alive.
 %%
