@@ -23,6 +23,7 @@ import type { Recording } from '../src/store/types.js';
 import { runCli } from './support/cli.js';
 import { startCliProcess } from './support/cliProcess.js';
 import { shopRecording } from './support/shopRecording.js';
+import { RecordingBuilder } from './support/memoryRecording.js';
 import { writeThroughStore } from './support/storeRecording.js';
 import { UpgradeRefused, wsConnect } from './support/wsClient.js';
 
@@ -426,5 +427,39 @@ describe('term views', () => {
     assert.deepEqual(changedPaths(before, after).sort(), ['[:gone]', '[:items, "mug"]', '[:items, "tee"]', '[:log, 1]', '[:new]']);
     assert.deepEqual(changedPaths(1, 2), ['[]']);
     assert.deepEqual(changedPaths(before, before), []);
+  });
+});
+
+describe('AST events', () => {
+  test('carry their source line in event/ID and the AST bit in the kind column', async () => {
+    const b = new RecordingBuilder('shop@vm');
+    const cart = b.pid(150);
+    b.call(cart, 1_000, 'Elixir.Shop.Cart', 'total', [[1, 2]]);
+    b.line(cart, 1_100, 10);
+    b.locals(cart, 1_200, 10, [['items', [1, 2]], ['sum', 3]]);
+    b.ret(cart, 1_900, 3);
+    const astDir = join(root, 'ast');
+    await writeThroughStore(b.build(), astDir, cart);
+    const astRec = openRecording(astDir);
+    const s = await CinemaServer.start(new RecordingView(openRecording(astDir)), { port: 0, webRoot: web });
+    try {
+      const base = `http://127.0.0.1:${s.port}/api`;
+      const cols = new DataView(await (await fetch(`${base}/columns?token=${s.token}`)).arrayBuffer());
+      const n = cols.getUint32(4, true);
+      assert.equal(n, astRec.count);
+      const kindAt = 16 + n * 8 + n * 4 * 5;
+      for (let id = 0; id < n; id++) {
+        const e = astRec.event(id);
+        assert.equal(cols.getUint8(kindAt + id), EVENT_KINDS[e.kind] | (e.source === 'ast' ? 0x80 : 0), `event #${id}`);
+        const ev = (await (await fetch(`${base}/event/${id}?token=${s.token}`)).json()) as { line: number | null; source: string; text: string };
+        assert.equal(ev.source, e.source);
+        assert.equal(ev.line, e.source === 'ast' ? e.aux() : null);
+        assert.equal(ev.text, eventLine(e, new Renderer(astRec)));
+      }
+      assert.ok(Array.from({ length: n }, (_, id) => astRec.event(id)).some((e) => e.source === 'ast'), 'the builder made AST events');
+    } finally {
+      await s.close();
+      astRec.close();
+    }
   });
 });

@@ -150,6 +150,7 @@ export class RecordingView {
     const ix = this.index;
     const r = this.jsonRenderer;
     const opt = (v: number): number | null => (v === NONE ? null : v);
+    const aux = e.aux();
     return {
       id: e.id,
       ts: e.ts,
@@ -160,10 +161,11 @@ export class RecordingView {
       peer: opt(ix.peer[id]!),
       link: e.link,
       parent: e.parent,
-      line: null,
+      // An AST event's aux is its source line (src/capture/event.ts); runtime events have none.
+      line: e.source === 'ast' && typeof aux === 'number' ? aux : null,
       text: eventLine(e, this.lineRenderer),
       payload: termView(e.payload(), r, { args: e.kind === 'call' }),
-      aux: termView(e.aux(), r),
+      aux: termView(aux, r),
     };
   }
 

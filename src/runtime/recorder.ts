@@ -90,8 +90,9 @@ export interface RecorderHooks {
   progressIntervalMs?: number;
   /**
    * Called once tracing is set up, with the modules whose functions are traced (atoms as the node
-   * names them: `Elixir.Shop.Cart`), while the node is still connected: the CLI keeps their source
-   * files with the recording for the Cinema. A failure becomes a warning of the summary.
+   * names them: `Elixir.Shop.Cart`; instrumented modules belong here too), while the node is still
+   * connected: the CLI keeps their source files with the recording for the Cinema
+   * (src/cinema/sources.ts). A failure becomes a warning of the summary.
    */
   onTraced?: (remote: RemoteNode, modules: string[], out: string) => Promise<void>;
 }
