@@ -471,7 +471,9 @@ class FunctionTransformer {
     let prevLine: number | undefined;
     for (let i = 0; i < stmts.length; i++) {
       const stmt = stmts[i]!;
-      const isTail = tail && i === stmts.length - 1;
+      // The last statement gives the body's value; in tail position its call may also be a last call.
+      const isLast = i === stmts.length - 1;
+      const isTail = tail && isLast;
       const l = firstLine(stmt) ?? line;
       const newLine = l !== prevLine;
       prevLine = l;
@@ -510,12 +512,12 @@ class FunctionTransformer {
       if (wantValue) this.markHit(l);
       out.push(
         ...pre,
-        wantValue || isTail ? call('=', meta(l), [v, s]) : s,
+        wantValue || isLast ? call('=', meta(l), [v, s]) : s,
         ...(wantValue ? [this.emit('expr', l, new Tuple([Buffer.from(label, 'utf8'), v]))] : []),
         ...post,
         ...after.map((p) => this.probe(p)),
       );
-      if (isTail) out.push(v);
+      if (isLast) out.push(v);
     }
     return block(bm, out);
   }

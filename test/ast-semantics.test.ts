@@ -1,0 +1,273 @@
+/**
+ * Instrumentation changes nothing but the events: a module full of Elixir's constructs (multiple
+ * clauses and guards, default arguments, defp, receive/after, try/rescue/catch/else/after, implicit
+ * try, with/else, comprehensions, binary matching, pinned and shadowed variables, attributes, `use`,
+ * defmacro, an unquote fragment) gives the same results, the same exceptions (class, reason and
+ * stacktrace) and the same exports instrumented at every level as before, and compiles with no
+ * warning.
+ */
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { AstNode } from './support/astNode.js';
+import { instrumentModule, type Levels } from '../src/ast/transform.js';
+import { atom, type Term } from '../src/erlang/terms.js';
+
+export const SHAPES = `defmodule Shapes do
+  @moduledoc "Shapes for the transformer's tests."
+  @factor 3
+  use Agent
+  require Integer
+
+  defstruct [:w, :h]
+
+  defmacro double(x), do: quote(do: unquote(x) * 2)
+
+  def area(%__MODULE__{w: w, h: h}), do: w * h
+  def area({:circle, r}) when is_number(r) and r > 0, do: 3 * r * r
+  def area(other), do: {:error, other}
+
+  def scale(x, by \\\\ @factor), do: x * by
+
+  def greet(name, greeting \\\\ "hello")
+  def greet(nil, _greeting), do: :nobody
+  def greet(name, greeting), do: "#{greeting}, #{name}"
+
+  defp secret(x), do: x + 1
+  def uses_secret(x), do: x |> secret() |> Kernel.*(2)
+
+  def waits(timeout) do
+    receive do
+      {:msg, m} -> {:got, m}
+    after
+      timeout -> :timeout
+    end
+  end
+
+  def echo(m) do
+    send(self(), {:msg, m})
+    waits(100)
+  end
+
+  def safe_div(a, b) do
+    try do
+      div(a, b)
+    rescue
+      e in ArithmeticError -> {:error, e.message}
+    catch
+      :throw, v -> {:thrown, v}
+    else
+      q when q > 10 -> {:big, q}
+      q -> {:ok, q}
+    after
+      send(self(), :cleaned)
+    end
+  end
+
+  def implicit_try(x) do
+    if x == :ok, do: x, else: throw(x)
+  catch
+    v -> {:caught, v}
+  end
+
+  def chain(m) do
+    with {:ok, a} <- Map.fetch(m, :a),
+         b = a * 2,
+         {:ok, c} when c > 0 <- Map.fetch(m, :c) do
+      a + b + c
+    else
+      :error -> :missing
+      {:ok, c} -> {:bad_c, c}
+    end
+  end
+
+  def no_else_with(m) do
+    with {:ok, a} <- Map.fetch(m, :a), do: a
+  end
+
+  def comp(list) do
+    for x <- list, Integer.is_even(x), into: %{}, do: {x, x * x}
+  end
+
+  def bits(<<len::8, payload::binary-size(len), rest::binary>>), do: {payload, rest}
+
+  def pin(x, list) do
+    Enum.filter(list, fn
+      ^x -> false
+      _ -> true
+    end)
+  end
+
+  def shadow(x) do
+    x = x + 1
+    f = fn x -> x * 10 end
+    {x, f.(x)}
+  end
+
+  def conds(n) do
+    cond do
+      n < 0 -> :neg
+      n == 0 -> :zero
+      true -> :pos
+    end
+  end
+
+  def maybe(x) do
+    unless x, do: :no
+  end
+
+  def total(list), do: for(x <- list, reduce: 0, do: (acc -> acc + x))
+
+  def crash(x), do: helper_crash(x)
+  defp helper_crash(x), do: :erlang.error({:boom, x})
+  def crash_arith(x), do: 1 / x
+  def crash_raise(x), do: raise(ArgumentError, "bad #{x}")
+  def crash_match(x) do
+    {:ok, y} = x
+    y
+  end
+  def crash_clause(x) when is_atom(x), do: x
+  def exits(x), do: exit({:bye, x})
+  def throws(x), do: throw({:t, x})
+  def crash_remote(x), do: String.upcase(x)
+
+  def unquote(:dyn_name)(x), do: {:dyn, x}
+  def attr, do: @factor
+end
+`;
+
+const RUNNER = `defmodule Runner do
+  def capture(m, f, a) do
+    try do
+      {:ok, apply(m, f, a), flush()}
+    catch
+      kind, reason -> {kind, reason, __STACKTRACE__, flush()}
+    end
+  end
+
+  defp flush do
+    receive do
+      :cleaned -> [:cleaned | flush()]
+    after
+      0 -> []
+    end
+  end
+end
+`;
+
+/** Calls run against both versions. Arguments as Elixir code. */
+const CALLS: Array<[string, string]> = [
+  ['area', '[%Shapes{w: 2, h: 3}]'],
+  ['area', '[{:circle, 2}]'],
+  ['area', '[{:circle, -1}]'],
+  ['scale', '[2]'],
+  ['scale', '[2, 5]'],
+  ['greet', '[nil]'],
+  ['greet', '["bob"]'],
+  ['greet', '["bob", "hi"]'],
+  ['uses_secret', '[4]'],
+  ['waits', '[0]'],
+  ['echo', '[:x]'],
+  ['safe_div', '[100, 3]'],
+  ['safe_div', '[6, 3]'],
+  ['safe_div', '[1, 0]'],
+  ['implicit_try', '[:ok]'],
+  ['implicit_try', '[:nope]'],
+  ['chain', '[%{a: 1, c: 2}]'],
+  ['chain', '[%{a: 1}]'],
+  ['chain', '[%{a: 1, c: -1}]'],
+  ['no_else_with', '[%{a: 7}]'],
+  ['no_else_with', '[%{}]'],
+  ['comp', '[[1, 2, 3, 4]]'],
+  ['bits', '[<<3, "abcde">>]'],
+  ['pin', '[2, [1, 2, 3, 2]]'],
+  ['shadow', '[1]'],
+  ['conds', '[-5]'],
+  ['conds', '[0]'],
+  ['conds', '[5]'],
+  ['maybe', '[false]'],
+  ['maybe', '[true]'],
+  ['total', '[[1, 2, 3]]'],
+  ['crash', '[1]'],
+  ['crash_arith', '[0]'],
+  ['crash_raise', '[:x]'],
+  ['crash_match', '[:error]'],
+  ['crash_clause', '["string"]'],
+  ['exits', '[1]'],
+  ['throws', '[1]'],
+  ['bits', '[<<9, "ab">>]'],
+  ['dyn_name', '[1]'],
+  ['attr', '[]'],
+  ['start_link', '[fn -> 1 end]'],
+];
+
+const EVERY_LEVEL: Levels = { boundaries: true, lines: '*', locals: { names: '*', at: '*' }, expr: '*' };
+
+describe('instrumented code behaves as the original', () => {
+  let n: AstNode;
+  let quoted: Term;
+  const run = async (): Promise<string[]> => {
+    const out: string[] = [];
+    for (const [f, args] of CALLS) out.push(await n.evalElixir(`Runner.capture(Shapes, :${f}, ${args})`));
+    return out;
+  };
+  before(async () => {
+    n = await AstNode.start();
+    // Whole stacktraces: the default depth (8) would cut the frames being compared.
+    await n.evalElixir(':erlang.system_flag(:backtrace_depth, 64)');
+    await n.compile(await n.quote(RUNNER, 'runner.ex'), 'runner.ex');
+    quoted = await n.quote(SHAPES, 'shapes.ex');
+  });
+  after(() => n.stop());
+
+  const CONFIGS: Array<[string, Levels]> = [
+    ['every level', EVERY_LEVEL],
+    ['function boundaries only', { boundaries: true }],
+    ['every level inside, no boundaries (hybrid)', { ...EVERY_LEVEL, boundaries: false }],
+  ];
+  for (const [what, levels] of CONFIGS) {
+    it(`${what}: same results, exceptions, stacktraces and exports; no compiler warning`, async () => {
+      await n.compile(quoted, 'shapes.ex');
+      const before = await run();
+      const exportsBefore = await n.evalElixir('Shapes.module_info(:exports) |> Enum.sort()');
+      const warningsBefore = n.output();
+      assert.doesNotMatch(warningsBefore, /warning/, 'the original compiles cleanly');
+
+      const r = instrumentModule(quoted, { module: 'Elixir.Shapes', all: levels });
+      await n.compile(r.quoted, 'shapes.ex');
+      assert.doesNotMatch(n.output().slice(warningsBefore.length), /warning/, `instrumented code compiles without warnings:\n${n.output()}`);
+      const instrumented = r.functions.map((f) => `${f.name}/${f.arity}`).sort();
+      // Generated functions (child_spec from `use Agent`, scale/1 and greet/1 from defaults, the
+      // unquote-named one) and the macro are left alone; every def/defp of the source is instrumented.
+      assert.ok(!instrumented.includes('child_spec/1') && !instrumented.includes('double/1') && !instrumented.includes('scale/1'));
+      for (const f of ['area/1', 'scale/2', 'greet/2', 'secret/1', 'helper_crash/1', 'chain/1', 'bits/1', 'attr/0']) assert.ok(instrumented.includes(f), f);
+      assert.ok(!instrumented.some((f) => f.startsWith('dyn_name')));
+      const after = await run();
+      for (let i = 0; i < CALLS.length; i++) {
+        const [f, args] = CALLS[i]!;
+        if (f === 'crash_remote') continue;
+        assert.equal(after[i], before[i], `Shapes.${f}(${args.slice(1, -1)})`);
+      }
+      assert.equal(await n.evalElixir('Shapes.module_info(:exports) |> Enum.sort()'), exportsBefore);
+    });
+  }
+
+  it('the warning check sees warnings (control)', async () => {
+    const seen = n.output().length;
+    await n.compile(await n.quote('defmodule Warns do\n  def f(x), do: 1\nend\n', 'warns.ex'), 'warns.ex');
+    assert.match(n.output().slice(seen), /warning: variable "x" is unused/);
+  });
+
+  it('a tail call to another module keeps its result recorded: its exception shows the caller as one more frame', async () => {
+    // Frames as {module, function, arity}: the BEAM gives the raising frame a line or not depending on its caller.
+    const frames = "{:error, _, st, _} = Runner.capture(Shapes, :crash_remote, [1]); Enum.map(st, fn {m, f, a, _} -> {m, f, if(is_list(a), do: length(a), else: a)} end)";
+    await n.compile(quoted, 'shapes.ex');
+    const before = await n.evalElixir(frames);
+    const r = instrumentModule(quoted, { module: 'Elixir.Shapes', all: EVERY_LEVEL });
+    await n.compile(r.quoted, 'shapes.ex');
+    const after = await n.evalElixir(frames);
+    assert.equal(after, before.replace('{String, :upcase, 2}, ', '{String, :upcase, 2}, {Shapes, :crash_remote, 1}, '));
+  });
+});
+
+void atom;
