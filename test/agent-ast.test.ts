@@ -22,6 +22,27 @@ import { BARE, DEMO, DEMO_SOURCE, GONE, compileDemo, insertProbe, variable } fro
 
 const DEMO_ATOM = "'Elixir.EsAst.Demo'";
 
+/** An engine in another OS process that instruments EsAst.Demo.add/2; resolves once it has. */
+async function startEngineChild(node: BeamNode): Promise<{ child: ChildProcess; before: string; instrumented: string }> {
+  const childJs = fileURLToPath(new URL('./support/astNodeEngineChild.js', import.meta.url));
+  const child = spawn(process.execPath, [childJs, node.name, node.cookie], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('READY')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`engine child exited (${code}) before READY:\n${out}\n${err}`)));
+  });
+  const [, before, instrumented] = out.split('\n')[0]!.split(' ');
+  return { child, before: before!, instrumented: instrumented! };
+}
+
+const md5Of = async (node: BeamNode): Promise<string> =>
+  (await node.eval(`binary:encode_hex(erlang:get_module_info(${DEMO_ATOM}, md5))`)).replace(/[<>"\s]/g, '').toLowerCase();
+
 function isAgentError(code: string, re?: RegExp): (e: unknown) => boolean {
   return (e: unknown) => {
     if (!(e instanceof AgentError)) throw e;
@@ -38,7 +59,7 @@ describe('agent AST instrumentation on an elixir node', () => {
   let originalMd5: string;
   let originalWhich: string;
 
-  const md5 = async (): Promise<string> => (await node.eval(`binary:encode_hex(erlang:get_module_info(${DEMO_ATOM}, md5))`)).replace(/[<>"\s]/g, '').toLowerCase();
+  const md5 = (): Promise<string> => md5Of(node);
   const which = (): Promise<string> => node.eval(`code:which(${DEMO_ATOM})`);
   const probeTerm = (): Promise<string> => node.eval(`persistent_term:get({elixir_scope_ast, ${DEMO_ATOM}}, none)`);
   const ourTerms = (): Promise<string> => node.eval(`[K || {{elixir_scope_ast, _} = K, _} <- persistent_term:get()]`);
@@ -284,20 +305,8 @@ describe('agent AST instrumentation on an elixir node', () => {
   });
 
   it('kill -9 of the engine process: the original is back and the persistent term gone', async () => {
-    const childJs = fileURLToPath(new URL('./support/astNodeEngineChild.js', import.meta.url));
-    const child: ChildProcess = spawn(process.execPath, [childJs, node.name, node.cookie], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const { child, before, instrumented } = await startEngineChild(node);
     try {
-      await new Promise<void>((resolve, reject) => {
-        child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-          out += d;
-          if (out.includes('READY')) resolve();
-        });
-        child.on('exit', (code) => reject(new Error(`engine child exited (${code}) before READY:\n${out}\n${err}`)));
-      });
-      const [, before, instrumented] = out.split('\n')[0]!.split(' ');
       assert.equal(before, originalMd5);
       assert.equal(await md5(), instrumented);
       assert.match(await probeTerm(), /^<\d+\.\d+\.\d+>$/);
@@ -345,5 +354,40 @@ loop(N) -> 'Elixir.EsAst.Demo':inc(N), loop(N - 1).
   it('leaves no persistent term behind once nothing is instrumented', async () => {
     assert.equal(await ourTerms(), '[]');
     assert.deepEqual(await instrumentedModules(eng.remote), []);
+  });
+});
+
+describe('agent AST instrumentation when the engine stops answering (network loss)', () => {
+  let dir: string;
+  let node: BeamNode;
+
+  before(async () => {
+    dir = compileDemo();
+    // A short net_ticktime, so that a silent peer is declared down within a few seconds.
+    node = await startNode({ kind: 'elixir', extraArgs: ['-kernel', 'net_ticktime', '4'] });
+    await node.eval(`true = code:add_patha("${dir}"), {module, _} = code:ensure_loaded(${DEMO_ATOM}), ok`);
+  });
+  after(async () => {
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a frozen engine (SIGSTOP: socket open, no ticks): the original is back within the net tick time', async () => {
+    const original = await md5Of(node);
+    const { child, before, instrumented } = await startEngineChild(node);
+    try {
+      assert.equal(before, original);
+      assert.equal(await md5Of(node), instrumented);
+      child.kill('SIGSTOP');
+      // net_ticktime 4 s: the node gives up on a silent peer after 4-5 s; allow a little more.
+      await eventually(
+        async () => (await md5Of(node)) === original && (await node.eval(`persistent_term:get({elixir_scope_ast, ${DEMO_ATOM}}, none)`)) === 'none',
+        'the module is back to its original',
+        9000,
+      );
+      assert.match(await node.eval(`code:which(${DEMO_ATOM})`), /Elixir\.EsAst\.Demo\.beam/);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
