@@ -39,6 +39,7 @@ interface Answer {
   status: number;
   type: string;
   body: Buffer;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /** A GET with the raw path as given (no normalization), optionally with headers. */
@@ -47,7 +48,7 @@ function get(path: string, headers: Record<string, string> = {}): Promise<Answer
     const req = request({ host: '127.0.0.1', port: server.port, path, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(chunks), headers: res.headers }));
     });
     req.on('error', reject);
     req.end();
@@ -127,6 +128,7 @@ describe('access', () => {
     assert.equal(index.status, 200);
     assert.match(index.type, /^text\/html/);
     assert.match(index.body.toString(), /<title>cinema<\/title>/);
+    assert.equal(index.headers['referrer-policy'], 'no-referrer', 'the token in the address must not leak through Referer');
     const js = await get('/js/main.js');
     assert.equal(js.status, 200);
     assert.match(js.type, /^text\/javascript/);

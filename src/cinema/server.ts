@@ -168,7 +168,8 @@ export class CinemaServer {
       sendJson(res, f.status, { error: f.error });
       return;
     }
-    res.writeHead(200, { 'Content-Type': f.type, 'Content-Length': f.body.length, 'X-Content-Type-Options': 'nosniff' });
+    // The page's address carries the token: no Referer may take it to another site.
+    res.writeHead(200, { 'Content-Type': f.type, 'Content-Length': f.body.length, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' });
     res.end(req.method === 'HEAD' ? undefined : f.body);
   }
 
