@@ -18,7 +18,7 @@ import { inspect } from '../src/erlang/inspect.js';
 import { Pid, Tuple, atom, isAtom, isTuple, type Term } from '../src/erlang/terms.js';
 import { startNode, type BeamNode } from './support/beam.js';
 import { attach, compileOnNode, detach, eventually, kind, record, type Engine } from './support/agentHarness.js';
-import { BARE, DEMO, DEMO_SOURCE, GONE, compileDemo, insertProbe, variable } from './support/astNodeProbe.js';
+import { BARE, DEMO, DEMO_SOURCE, GONE, INNER, OUTER, compileDemo, insertProbe, variable } from './support/astNodeProbe.js';
 
 const DEMO_ATOM = "'Elixir.EsAst.Demo'";
 
@@ -130,6 +130,32 @@ describe('agent AST instrumentation on an elixir node', () => {
     await assert.rejects(rec.session.astSource(DEMO, { sourceText: 'defmodule Other do\nend\n' }), isAgentError('MODULE_NOT_IN_SOURCE', /no defmodule EsAst\.Demo/));
     await assert.rejects(rec.session.astSource(DEMO, { sourceText: 'defmodule EsAst.Demo do\n  def f(, do: 1\nend\n' }), isAgentError('PARSE_FAILED', /does not parse/));
     await rec.session.stop();
+  });
+
+  it('a module nested in another: each comes alone; instrumenting the outer one leaves the inner one alone', async () => {
+    await node.eval(`[{module, _} = code:ensure_loaded(M) || M <- ['Elixir.EsAst.Outer', 'Elixir.EsAst.Outer.Inner']], ok`);
+    const rec = await record(eng);
+    const inner = await rec.session.astSource(INNER);
+    assert.ok(inner.origin === 'source');
+    assert.equal(inner.sourceMatches, true);
+    // Its full name as the alias (the parser wrote `Inner`, which means EsAst.Outer.Inner only inside EsAst.Outer).
+    assert.match(inspect(inner.quoted), /^\{:defmodule, \[.*\], \[EsAst\.Outer\.Inner, \[do: \{:def, /);
+    const outer = await rec.session.astSource(OUTER);
+    assert.ok(outer.origin === 'source');
+    assert.equal(outer.sourceMatches, true);
+    assert.match(inspect(outer.quoted), /\{:alias, \[.*\], \[\{:__aliases__, \[\], \[:EsAst, :Outer, :Inner\]\}, \[warn: false\]\]\}/);
+    assert.doesNotMatch(inspect(outer.quoted), /def f\b|:f, \[/);
+    const innerMd5 = await node.eval(`erlang:get_module_info('Elixir.EsAst.Outer.Inner', md5)`);
+    await rec.session.instrument([{ module: OUTER, quoted: insertProbe(outer.quoted, 'g', 1, 0, 'x', variable('x'), 6) }]);
+    assert.equal(await node.eval(`'Elixir.EsAst.Outer':g(1)`), '202');
+    assert.equal(await node.eval(`erlang:get_module_info('Elixir.EsAst.Outer.Inner', md5)`), innerMd5);
+    // A quoted module that would define another one is refused.
+    await rec.session.revert('all');
+    const sneaky = new Tuple([atom('defmodule'), [], [atom(OUTER), [new Tuple([atom('do'), new Tuple([atom('defmodule'), [], [atom('Elixir.EsAst.Sneaky'), [new Tuple([atom('do'), atom('nil')])]]])])]]]);
+    await assert.rejects(rec.session.instrument([{ module: OUTER, quoted: sneaky }]), isAgentError('BAD_QUOTED', /defines another module/));
+    await rec.session.stop();
+    const probes = rec.events.filter((e) => kind(e) === 'es_ast') as Tuple[];
+    assert.deepEqual(probes.map((e) => inspect(e.elements[6]!)), ['{"x", 1}']);
   });
 
   it('falls back to the debug_info chunk when the source file is gone', async () => {

@@ -21,6 +21,9 @@ export const DEMO = 'Elixir.EsAst.Demo';
 export const GONE = 'Elixir.EsAst.Gone';
 /** Compiled without debug_info; its source file is deleted after compiling. */
 export const BARE = 'Elixir.EsAst.Bare';
+/** A module with a module nested in it, in one file. */
+export const OUTER = 'Elixir.EsAst.Outer';
+export const INNER = 'Elixir.EsAst.Outer.Inner';
 
 /** Line numbers below are used by the tests: `c = a + b` is line 3, `c * 2` line 4. */
 export const DEMO_SOURCE = `defmodule EsAst.Demo do
@@ -53,13 +56,23 @@ const BARE_SOURCE = `defmodule EsAst.Bare do
 end
 `;
 
-/** Compiles the three modules into a new temporary folder; returns it. */
+export const NESTED_SOURCE = `defmodule EsAst.Outer do
+  defmodule Inner do
+    def f(x), do: x + 100
+  end
+
+  def g(x), do: Inner.f(x) * 2
+end
+`;
+
+/** Compiles the modules into a new temporary folder; returns it. */
 export function compileDemo(): string {
   const dir = mkdtempSync(join(tmpdir(), 'es-ast-'));
   writeFileSync(join(dir, 'demo.ex'), DEMO_SOURCE);
+  writeFileSync(join(dir, 'nested.ex'), NESTED_SOURCE);
   writeFileSync(join(dir, 'gone.ex'), GONE_SOURCE);
   writeFileSync(join(dir, 'bare.ex'), BARE_SOURCE);
-  elixirc(dir, ['demo.ex', 'gone.ex']);
+  elixirc(dir, ['demo.ex', 'gone.ex', 'nested.ex']);
   elixirc(dir, ['--no-debug-info', 'bare.ex']);
   rmSync(join(dir, 'gone.ex'));
   rmSync(join(dir, 'bare.ex'));
