@@ -23,6 +23,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   },
   dist: { summary: 'Distribution: 50 MB each way and small-message bursts, against BEAM-to-BEAM in the same run', load: () => import('./dist.js') },
   query: { summary: 'Time-travel queries (history, state-at, call tree) on a 10M-event recording, against sequential reads', load: () => import('./query.js') },
+  ui: { summary: 'Cinema page on 1M events in headless chromium: first paint, pan frame times, JS heap, against the 2 s / 20 ms aims', load: () => import('./ui.js') },
 };
 
 function usage(): string {

@@ -275,6 +275,13 @@ export class Store {
     return e === NONE ? this.tsMax[this.count - 1]! : this.cols.ts[e]!;
   }
 
+  /** Bytes held in typed arrays (columns and indexes): the bulk of the page's memory, outside the JS heap. */
+  memoryBytes(): number {
+    const k = this.cols;
+    return [k.ts, k.pid, k.mfa, k.link, k.parent, k.peer, k.kind, this.depth, this.endOf, this.recvOf, this.tsMax, this.pidIds, this.pidStart, this.pidTs]
+      .reduce((sum, a) => sum + a.byteLength, 0);
+  }
+
   /** Follows a live recording: 'grow' messages fetch the new events. Returns the socket. */
   followLive(onClose: (why: string) => void): WebSocket {
     return this.api.live((m: LiveMessage) => {

@@ -43,6 +43,8 @@ export interface TimelineHandle {
   restarts(): number[];
   /** Resolves once the exits have been read and crashes are known. */
   crashesKnown(): Promise<void>;
+  /** How long the last frame's drawing took, in ms (the benchmark's frame cost). */
+  lastDrawMs(): number;
 }
 
 /** `performance.mark` name set when the first frame with lanes is drawn (the benchmark reads it). */
@@ -128,6 +130,7 @@ class Timeline {
   private hoverId: number | null = null;
   private minimap: { invalidate(): void } | null = null;
   private crashesRead: Promise<void> = Promise.resolve();
+  private drawMs = 0;
 
   constructor(
     host: HTMLElement,
@@ -184,6 +187,7 @@ class Timeline {
       crashes: () => [...this.crashes].sort((a, b) => a - b),
       restarts: () => [...this.restarts.keys()].sort((a, b) => a - b),
       crashesKnown: () => this.crashesRead,
+      lastDrawMs: () => this.drawMs,
     };
   }
 
@@ -303,7 +307,9 @@ class Timeline {
     this.raf = 0;
     if (!this.dirty) return;
     this.dirty = false;
+    const t0 = performance.now();
     this.draw();
+    this.drawMs = performance.now() - t0;
     this.frameCount++;
     if (!this.marked && this.rows.length > 0) {
       this.marked = true;
