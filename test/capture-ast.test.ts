@@ -80,7 +80,7 @@ test('malformed es_ast tuples are counted and skipped; the events around them ar
     [ast(P, 'constructor', 'f', 1, 3, a('nil')), /unknown kind constructor/],
     [T(a('es_ast'), P, 0, a('line'), T(a('Elixir.M'), a('f'), 1), 3), /es_ast tuple of 6 elements/],
     [T(a('es_ast'), a('notapid'), 0, a('line'), T(a('Elixir.M'), a('f'), 1), 3, a('nil')), /expected a pid/],
-    [T(a('es_ast'), P, 0, a('line'), T(a('Elixir.M'), a('f')), 3, a('nil')), /Module, Function, Arity/],
+    [T(a('es_ast'), P, 0, a('line'), T(a('Elixir.M'), a('f')), 3, a('nil')), /expected a \{Module, Function, /],
     [T(a('es_ast'), P, 0, a('line'), T(a('Elixir.M'), a('f'), [1]), 3, a('nil')), /arity .* not an integer/],
     [T(a('es_ast'), P, 0, a('line'), T(a('Elixir.M'), a('f'), 1), a('three'), a('nil')), /Line is not an integer/],
     [T(a('es_ast'), P, 0, bin('line'), T(a('Elixir.M'), a('f'), 1), 3, a('nil')), /atom/i],

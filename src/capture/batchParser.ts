@@ -434,15 +434,20 @@ const TRACE_TAGS: Readonly<Record<string, EventKind>> = {
   unregister: 'unregister',
 };
 
-/** Trace tags by atom length, for a dispatch on bytes (no string per event). */
-const TAGS_BY_LEN: Array<Array<[Uint8Array, EventKind]>> = (() => {
-  const out: Array<Array<[Uint8Array, EventKind]>> = [];
-  for (const [name, kind] of Object.entries(TRACE_TAGS)) (out[name.length] ??= []).push([ascii(name), kind]);
-  return out;
-})();
+type TagTable = Array<Array<[Uint8Array, EventKind]>>;
 
-/** The kind of the trace tag atom at c.pos (moving past it), or undefined if it is not one. */
-function traceTag(c: EtfCursor): EventKind | undefined {
+/** Atoms by length, for a dispatch on bytes (no string per event). */
+function tagTable(tags: Readonly<Record<string, EventKind>>): TagTable {
+  const out: TagTable = [];
+  for (const [name, kind] of Object.entries(tags)) (out[name.length] ??= []).push([ascii(name), kind]);
+  return out;
+}
+
+const TAGS_BY_LEN = tagTable(TRACE_TAGS);
+const AST_KINDS_BY_LEN = tagTable(AST_KINDS);
+
+/** The kind of the atom at c.pos in `table` (moving past it), or undefined if it is not one. */
+function traceTag(c: EtfCursor, table: TagTable): EventKind | undefined {
   const b = c.buf;
   const p = c.pos;
   const t = b[p];
@@ -456,7 +461,7 @@ function traceTag(c: EtfCursor): EventKind | undefined {
     n = b[p + 1]!;
     s = p + 2;
   } else return undefined;
-  const cands = TAGS_BY_LEN[n];
+  const cands = table[n];
   if (cands === undefined || s + n > c.end) return undefined;
   for (let k = 0; k < cands.length; k++) {
     const [bytes, kind] = cands[k]!;
@@ -667,8 +672,8 @@ function range(out: Builder, i: number, c: EtfCursor, aux: boolean): void {
   }
 }
 
-/** Reads `{M, F, Args | Arity}` here; sets mfa; returns the arity. Moves past the tuple. */
-function mfaTuple(ctx: ParseContext, c: EtfCursor, out: Builder, i: number, argsAsPayload: boolean): void {
+/** Reads `{M, F, Args | Arity}` here (only `Arity` when `arityOnly`); sets mfa. Moves past the tuple. */
+function mfaTuple(ctx: ParseContext, c: EtfCursor, out: Builder, i: number, argsAsPayload: boolean, arityOnly = false): void {
   const at = c.pos;
   if (c.tupleArity() !== 3) throw new Malformed('expected a {Module, Function, Args} tuple', at);
   const ms = c.pos;
@@ -682,6 +687,7 @@ function mfaTuple(ctx: ParseContext, c: EtfCursor, out: Builder, i: number, args
     arity = split.lo;
     if (split.hi !== 0 || arity > 255) throw new Malformed(`arity ${arity} out of range`, fe);
   } else {
+    if (arityOnly) throw new Malformed('the arity in {Module, Function, Arity} is not an integer', fe);
     arity = c.listLength();
     if (argsAsPayload) range(out, i, c, false);
     else c.skip();
@@ -700,7 +706,7 @@ function parseEvent(ctx: ParseContext, c: EtfCursor, out: Builder, relayId: numb
     out.pid[i] = pidAt(ctx, c);
     const tagAt = c.pos;
     // Fast path on the bytes of the usual tags; anything else (or another atom encoding) by text.
-    const kind = traceTag(c) ?? tagByText(c.atomText());
+    const kind = traceTag(c, TAGS_BY_LEN) ?? tagByText(c.atomText());
     if (kind === undefined) {
       c.pos = tagAt;
       throw new Malformed(`unknown trace tag ${c.atomText()}`, tagAt);
@@ -814,20 +820,17 @@ function parseAst(ctx: ParseContext, c: EtfCursor, out: Builder, i: number, arit
   out.pid[i] = pidAt(ctx, c);
   out.ts[i] = readTs(ctx, c);
   const kindAt = c.pos;
-  const name = c.atomText();
-  const kind = Object.prototype.hasOwnProperty.call(AST_KINDS, name) ? AST_KINDS[name] : undefined;
+  // Bytes first (no string per event); another encoding of the same atom, by text.
+  let kind = traceTag(c, AST_KINDS_BY_LEN);
   if (kind === undefined) {
-    throw new Malformed(`es_ast of unknown kind ${name} (expected one of ${Object.keys(AST_KINDS).join(', ')})`, kindAt);
+    const name = c.atomText();
+    kind = Object.prototype.hasOwnProperty.call(AST_KINDS, name) ? AST_KINDS[name] : undefined;
+    if (kind === undefined) {
+      throw new Malformed(`es_ast of unknown kind ${name} (expected one of ${Object.keys(AST_KINDS).join(', ')})`, kindAt);
+    }
   }
   out.kind[i] = K[kind] | AST_KIND_BIT;
-  const mfaAt = c.pos;
-  if (c.tupleArity() !== 3) throw new Malformed('es_ast: expected a {Module, Function, Arity} tuple', mfaAt);
-  c.skipAtom();
-  c.skipAtom();
-  const t = c.peek();
-  if (t !== 97 && t !== 98) throw new Malformed('es_ast: the arity in {Module, Function, Arity} is not an integer', c.pos);
-  c.pos = mfaAt;
-  mfaTuple(ctx, c, out, i, false);
+  mfaTuple(ctx, c, out, i, false, true);
   const lt = c.peek();
   if (lt !== 97 && lt !== 98) throw new Malformed('es_ast: Line is not an integer', c.pos);
   range(out, i, c, true);
