@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { openRecording } from '../src/store/recording.js';
 import { startNode, type BeamNode } from './support/beam.js';
 import { startCliProcess } from './support/cliProcess.js';
@@ -162,4 +163,16 @@ test('record refuses --port without --ui, and --ui on a non-loopback host withou
   assert.match(h.stderr, /--allow-remote/);
   // Refused before attaching: nothing was recorded.
   assert.equal(existsSync(join(tmp, 'y')), false);
+  // A port in use costs the page, never the recording.
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  try {
+    const port = (blocker.address() as AddressInfo).port;
+    const z = await runCli(['record', '--node', node.name, '--out', join(tmp, 'z'), '--module', ':es_live_counter', '--ui', '--port', String(port), '--duration', '1s'], env);
+    assert.equal(z.code, 0, z.stderr);
+    assert.match(z.stderr, new RegExp(`--ui could not serve \\(port ${port} on 127\\.0\\.0\\.1 is in use; give another with --port`));
+    assert.match(z.stdout, /Recorded .* into/);
+  } finally {
+    blocker.close();
+  }
 });

@@ -44,7 +44,12 @@ export async function keepSources(remote: RemoteNode, modules: readonly string[]
   mkdirSync(dir, { recursive: true });
   for (const module of new Set(modules)) {
     if (index[module] !== undefined) continue;
-    index[module] = await keepOne(remote, module, dir, timeoutMs);
+    try {
+      index[module] = await keepOne(remote, module, dir, timeoutMs);
+    } catch (err) {
+      // One module the node could not answer about (unloaded meanwhile, an rpc timeout) costs only its own source.
+      index[module] = { file: '', stored: null, bytes: 0, why: `the node could not be asked: ${(err as Error).message}` };
+    }
   }
   const tmp = join(dir, `${SOURCES_INDEX}.tmp`);
   writeFileSync(tmp, JSON.stringify(index, null, 1));

@@ -214,15 +214,16 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
     process.once('SIGTERM', onSignal);
     let cinema: { server: CinemaServer; feed: LiveFeed } | undefined;
     if (serve !== undefined) {
-      const feed = LiveFeed.open(out);
+      let feed: LiveFeed | undefined;
       try {
+        feed = LiveFeed.open(out);
         const server = await CinemaServer.start(feed.view, serve);
         feed.follow(server);
         cinema = { server, feed };
         io.stderr.write(`Execution Cinema (live): ${server.url}\n`);
       } catch (err) {
         // The recording goes on without the page: losing the view must not lose the events.
-        feed.view.close();
+        feed?.view.close();
         const e = listenError(err, serve);
         io.stderr.write(`elixir-scope record: --ui could not serve (${e instanceof Error ? e.message : String(e)}); recording without it\n`);
       }
