@@ -335,8 +335,6 @@ function renderArgs(args: Term[], depth: number): string {
   if (args.length > 0 && isKeywordList(args[args.length - 1]!)) {
     const last = args[args.length - 1] as Tuple[];
     const head = args.slice(0, -1).map((a) => render(a, depth + 1));
-    // A trailing do-block is source structure, not an argument we can show on one line.
-    if (last.some((e) => (e.elements[0] as Atom).name === 'do')) throw new Unrenderable();
     return [...head, last.map((e) => `${renderKey(e.elements[0] as Atom)} ${render(e.elements[1]!, depth + 1)}`).join(', ')].join(', ');
   }
   return args.map((a) => render(a, depth + 1)).join(', ');
@@ -380,16 +378,25 @@ function render(t: Term, depth: number): string {
       case '@':
         if (args.length === 1) return `@${render(args[0]!, depth + 1)}`;
         break;
-      case '&':
-        if (args.length === 1) return typeof args[0] === 'number' ? `&${args[0]}` : `&${render(args[0]!, depth + 1)}`;
-        break;
+      case '&': {
+        if (args.length !== 1) break;
+        const inner = args[0]!;
+        if (typeof inner === 'number') return `&${inner}`;
+        // `&Mod.fun/2`, `&fun/2`: a name and an arity, no parentheses.
+        const slash = asCall(inner, '/');
+        if (slash !== undefined && slash.args.length === 2 && typeof slash.args[1] === 'number') {
+          const target = slash.args[0]!;
+          const r = asRemoteCall(target);
+          const name = r !== undefined ? `${render(r.target, depth + 1)}.${r.fun}` : asCall(target)?.name ?? render(target, depth + 1);
+          return `&${name}/${slash.args[1]}`;
+        }
+        return `&(${render(inner, depth + 1)})`;
+      }
       case 'fn':
         return 'fn ... end';
       case 'case':
       case 'cond':
       case 'with':
-      case 'if':
-      case 'unless':
       case 'receive':
       case 'try':
       case 'for':
@@ -402,6 +409,8 @@ function render(t: Term, depth: number): string {
       return `${render(args[0]!, depth + 1)} ${name} ${render(args[1]!, depth + 1)}`;
     }
     if (args.length === 1 && UNARY_OPS.has(name)) return name === 'not' ? `not ${render(args[0]!, depth + 1)}` : `${name}${render(args[0]!, depth + 1)}`;
+    // `if c, do: a, else: b` is written without parentheses.
+    if (kwGet(args.at(-1) ?? [], 'do') !== undefined) return `${name} ${renderArgs(args, depth)}`;
     return `${name}(${renderArgs(args, depth)})`;
   }
   const r = asRemoteCall(t);

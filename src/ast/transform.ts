@@ -218,6 +218,8 @@ const BRANCHING = new Set(['case', 'cond', 'if', 'unless', 'receive', 'with', 't
 class FunctionTransformer {
   private counter = 0;
   private readonly mfa: Tuple;
+  /** The line of the statement being instrumented: a body nested in it on that same line reports nothing of its own. */
+  private outer: number | undefined;
 
   constructor(
     private readonly mod: Atom,
@@ -466,6 +468,7 @@ class FunctionTransformer {
   private body(body: Term, scope: string[], tail: boolean, line: number): Term {
     const stmts = statements(body);
     const bm = asNode(body)?.meta ?? meta(line);
+    const outerLine = this.outer;
     const out: Term[] = [];
     let sc = [...scope];
     let prevLine: number | undefined;
@@ -475,7 +478,9 @@ class FunctionTransformer {
       const isLast = i === stmts.length - 1;
       const isTail = tail && isLast;
       const l = firstLine(stmt) ?? line;
-      const newLine = l !== prevLine;
+      // `if c, do: a, else: b` or `fn x -> x end` on the line of their statement: that statement speaks for the line.
+      const nested = l === outerLine;
+      const newLine = l !== prevLine && !nested;
       prevLine = l;
       const pre: Term[] = [];
       if (newLine) {
@@ -485,7 +490,14 @@ class FunctionTransformer {
         }
         for (const p of this.levels.probes ?? []) if (p.when === 'before' && p.line === l) pre.push(this.probe(p));
       }
+      this.outer = l;
       let s = this.descend(stmt, sc, isTail, l);
+      this.outer = outerLine;
+      if (nested) {
+        sc = union(sc, statementBindings(stmt));
+        out.push(s);
+        continue;
+      }
       if (this.want(this.levels.expr, l)) s = this.pipeSteps(s, l);
       sc = union(sc, statementBindings(stmt));
       const post: Term[] = [];
@@ -496,7 +508,8 @@ class FunctionTransformer {
         this.markHit(l);
       }
       const after = lastOnLine ? (this.levels.probes ?? []).filter((p) => p.when === 'after' && p.line === l) : [];
-      const wantValue = this.want(this.levels.expr, l) && !isStructural(stmt);
+      // A literal's value is its label: nothing to learn from recording it.
+      const wantValue = this.want(this.levels.expr, l) && !isStructural(stmt) && asNode(stmt) !== undefined;
       if (post.length === 0 && after.length === 0 && !wantValue) {
         out.push(...pre, s);
         continue;
@@ -615,7 +628,7 @@ class FunctionTransformer {
           if (cs === undefined) return e;
           return new Tuple([
             e.elements[0]!,
-            cs.map((x) => clause(x.meta, x.left, this.body(x.body, union(scope, x.left.flatMap(patternVars)), tail && !hasAfter, firstLine(x.body) ?? l))),
+            cs.map((x) => clause(x.meta, x.left, this.body(x.body, union(scope, x.left.flatMap(patternVars)), tail && !hasAfter, clauseLine(x) ?? l))),
           ]);
         });
         return call('try', c.meta, [kwl]);
@@ -632,7 +645,7 @@ class FunctionTransformer {
           if ((e.elements[0] as Atom).name !== 'do') return e;
           const v = e.elements[1]!;
           const cs = asClauses(v);
-          if (cs !== undefined) return new Tuple([e.elements[0]!, cs.map((x) => clause(x.meta, x.left, this.body(x.body, union(sc, x.left.flatMap(patternVars)), false, firstLine(x.body) ?? l)))]);
+          if (cs !== undefined) return new Tuple([e.elements[0]!, cs.map((x) => clause(x.meta, x.left, this.body(x.body, union(sc, x.left.flatMap(patternVars)), false, clauseLine(x) ?? l)))]);
           return new Tuple([e.elements[0]!, this.body(v, sc, false, firstLine(v) ?? l)]);
         });
         return call('for', c.meta, [...c.args.slice(0, -1), kwl]);
@@ -641,7 +654,7 @@ class FunctionTransformer {
         const cs = asClauses(c.args);
         if (cs === undefined) break;
         // An fn's last call stays a last call: a recursive fn loop must stay flat too.
-        return call('fn', c.meta, cs.map((x) => clause(x.meta, x.left, this.body(x.body, union(scope, x.left.flatMap(patternVars)), true, firstLine(x.body) ?? l))));
+        return call('fn', c.meta, cs.map((x) => clause(x.meta, x.left, this.body(x.body, union(scope, x.left.flatMap(patternVars)), true, clauseLine(x) ?? l))));
       }
       default:
         break;
@@ -679,7 +692,7 @@ class FunctionTransformer {
       return new Tuple([
         e.elements[0]!,
         cs.map((x, i) => {
-          let b = this.body(x.body, union(scope, x.left.flatMap(patternVars)), tail, firstLine(x.body) ?? line);
+          let b = this.body(x.body, union(scope, x.left.flatMap(patternVars)), tail, clauseLine(x) ?? line);
           if (record) {
             const label = `${k === 'after' ? `${what} after` : `${what} clause ${i + 1}`}: ${x.left.map((p) => renderLabel(p, line)).join(', ')}`;
             b = block(meta(line), [this.emit('expr', line, new Tuple([Buffer.from(label, 'utf8'), value ?? A_NIL])), b]);
@@ -732,6 +745,12 @@ class FunctionTransformer {
 // ----------------------------------------------------------------------------------------------
 // PRIVATE: helpers
 // ----------------------------------------------------------------------------------------------
+
+/** Where a clause's body starts: its first line, or the `->`'s line when the body is a literal (which has none). */
+function clauseLine(x: { meta: Term[]; body: Term }): number | undefined {
+  const own = kwGet(x.meta, 'line');
+  return firstLine(x.body) ?? (typeof own === 'number' ? own : undefined);
+}
 
 function union(a: string[], b: string[]): string[] {
   const out = [...a];

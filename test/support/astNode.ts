@@ -81,9 +81,13 @@ export class AstNode {
     return this.remote.rpc(module, fun, args, { timeoutMs });
   }
 
-  /** Evaluates Elixir on the node; the value as `inspect/1` prints it. */
-  evalElixir(code: string, timeoutMs?: number): Promise<string> {
-    return this.node.evalElixir(code, timeoutMs);
+  /**
+   * Evaluates Elixir on the node, over rpc, so that every event the code sent is in our mailbox when
+   * this resolves; the value rendered as `inspect/1` prints it.
+   */
+  async evalElixir(code: string, timeoutMs?: number): Promise<string> {
+    const r = await this.remote.rpc('Elixir.Code', 'eval_string', [Buffer.from(code)], timeoutMs === undefined ? {} : { timeoutMs });
+    return this.local.render((r as Tuple).elements[0]!);
   }
 
   /** The next `count` es_ast events (waits up to `timeoutMs` for each). */
