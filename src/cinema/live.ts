@@ -1,9 +1,10 @@
 /**
  * Serving a recording while it is being written (`record --ui`). The writer rewrites meta.json after
  * every flush (docs/store.md); LiveFeed notices (a stat every POLL_MS, which also throttles the feed
- * to about 10 messages a second), reopens the recording, extends the view's index with the new
- * events only, and tells the pages: `grow` with the new count, `meta` when new processes appeared,
- * and `end` once meta.json says the recording is no longer being written.
+ * to about 10 messages a second, fewer as the recording grows: see BACKOFF), reopens the recording,
+ * extends the view's index with the new events only, and tells the pages: `grow` with the new count,
+ * `meta` when new processes appeared, and `end` once meta.json says the recording is no longer being
+ * written.
  *
  * Reopening reads every block's columns again: cheap for the sizes a live session reaches (about
  * 80 ms per million events), and it keeps the reader the only code that parses the format.
@@ -16,11 +17,18 @@ import type { Recording, RecordingMeta } from '../store/types.js';
 import { RecordingView } from './api.js';
 import type { CinemaServer } from './server.js';
 
-/** How often meta.json is looked at. */
+/** How often meta.json is looked at, at most. */
 export const POLL_MS = 100;
+/**
+ * After a reopen that took T ms, the next look waits at least T times this: a long live session
+ * (a reopen grows with the recording, ~80 ms per million events) then costs the engine, which
+ * shares the machine with the ingest, at most a fifth of one core.
+ */
+export const BACKOFF = 5;
 
 export class LiveFeed {
   private timer: NodeJS.Timeout | null = null;
+  private following = false;
   private lastStamp = '';
   private ended = false;
   private reported = false;
@@ -37,8 +45,11 @@ export class LiveFeed {
 
   /** Starts following the recording, telling `server`'s pages as it grows. */
   follow(server: CinemaServer): void {
-    if (this.timer !== null) return;
+    if (this.following) return;
+    this.following = true;
     const tick = (): void => {
+      this.timer = null;
+      const t0 = performance.now();
       try {
         this.poll(server, false);
       } catch (err) {
@@ -46,8 +57,8 @@ export class LiveFeed {
         if (!this.reported) process.stderr.write(`elixir-scope: the live view could not reread ${this.dir}: ${(err as Error).message}\n`);
         this.reported = true;
       }
+      if (this.following) this.timer = setTimeout(tick, Math.max(POLL_MS, (performance.now() - t0) * BACKOFF));
     };
-    this.timer = setInterval(tick, POLL_MS);
     tick();
   }
 
@@ -67,7 +78,8 @@ export class LiveFeed {
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    this.following = false;
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
   }
 
