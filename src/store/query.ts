@@ -395,6 +395,12 @@ export class QueryCoordinator {
     const frameId = frame === null ? null : frame.id;
     const captures: StoredEvent[] = [];
     let line: CurrentLine | null = null;
+    if (!this.hasInnerAst()) {
+      // No instrumented code ran inside functions in this recording: nothing to walk back for (a
+      // runtime-only recording must not pay a walk per state-at). An AST call still names its line.
+      const l = frame !== null && frame.source === 'ast' ? frame.aux() : undefined;
+      return { locals: [], line: typeof l === 'number' ? { line: l, event: frame! } : null };
+    }
     const stop = frame === null ? Math.max(0, idx - MAX_LOCALS_WALK) : Math.max(lowerBound(ids, frame.id), idx - MAX_LOCALS_WALK);
     for (let i = idx; i >= stop; i--) {
       const e = rec.event(ids[i]!);
@@ -423,6 +429,12 @@ export class QueryCoordinator {
     }
     const locals = Array.from(latest.values());
     return { locals, line };
+  }
+
+  /** Whether the recording holds any line, locals, expr or probe event (from its counts by kind). */
+  private hasInnerAst(): boolean {
+    const k = this.recording.meta.counts.byKind;
+    return (k.line ?? 0) + (k.locals ?? 0) + (k.expr ?? 0) + (k.probe ?? 0) > 0;
   }
 
   private checkId(id: number): void {

@@ -154,10 +154,22 @@ class FileRecording implements Recording {
     this.blockStarts = Uint32Array.from(this.blocks.map((b) => b.firstId));
     const np = this.pids.length;
     const counts = new Uint32Array(np + 1);
+    const byKindByte = new Float64Array(256);
     for (const b of this.blocks) {
-      const pid = b.cols.pid;
-      for (let i = 0; i < b.count; i++) counts[pid[i]!]!++;
+      const { pid, kind } = b.cols;
+      for (let i = 0; i < b.count; i++) {
+        counts[pid[i]!]!++;
+        byKindByte[kind[i]!]!++;
+      }
     }
+    // Counted from what is readable: meta.json may have been written before a block that was then
+    // torn, or not rewritten after the last one. Queries rely on these (are there AST locals at all?).
+    const byKind: Partial<Record<EventKind, number>> = {};
+    for (let k = 0; k < 256; k++) {
+      const name = kindOfByte(k);
+      if (name !== undefined && byKindByte[k]! > 0) byKind[name] = (byKind[name] ?? 0) + byKindByte[k]!;
+    }
+    meta.counts.byKind = byKind;
     this.pidStart = new Uint32Array(np + 1);
     for (let p = 0, acc = 0; p < np; p++) {
       this.pidStart[p] = acc;
