@@ -165,7 +165,19 @@ class Timeline {
       if (e.origin !== 'timeline' && e.sel.pid !== null && e.sel.pid !== e.prev.pid) this.revealPid(e.sel.pid);
       this.invalidate();
     });
-    store.on('grow', () => this.invalidate());
+    // A live recording: a view showing the latest events keeps showing them as more arrive.
+    let lastFull = store.fullRange();
+    store.on('grow', () => {
+      const full = store.fullRange();
+      const v = store.view;
+      const slack = (lastFull.t1 - lastFull.t0) * 0.02;
+      if (v.t1 >= lastFull.t1 - slack) {
+        if (v.t0 <= lastFull.t0 + slack) store.setView(full, 'live');
+        else store.setView({ t0: v.t0 + (full.t1 - lastFull.t1), t1: full.t1 }, 'live');
+      }
+      lastFull = full;
+      this.invalidate();
+    });
     store.on('meta', () => {
       this.layoutRows();
       this.findRestarts();
