@@ -62,6 +62,11 @@ describe('agent AST instrumentation on an elixir node', () => {
   const md5 = (): Promise<string> => md5Of(node);
   const which = (): Promise<string> => node.eval(`code:which(${DEMO_ATOM})`);
   const probeTerm = (): Promise<string> => node.eval(`persistent_term:get({elixir_scope_ast, ${DEMO_ATOM}}, none)`);
+  /** With no relay left, the guardian's unloader removes the agent: wait for that, then load it again. */
+  const reloadAfterUnload = async (): Promise<void> => {
+    await eventually(async () => (await node.eval(`code:is_loaded(elixir_scope_agent)`)) === 'false', 'the agent unloaded itself', 15_000);
+    await loadAgent(eng.remote);
+  };
   const ourTerms = (): Promise<string> => node.eval(`[K || {{elixir_scope_ast, _} = K, _} <- persistent_term:get()]`);
   /** A process blocked in a receive inside EsAst.Demo.wait/0; returns its pid as <0.N.0>. */
   const spawnWaiter = async (): Promise<string> =>
@@ -252,6 +257,23 @@ describe('agent AST instrumentation on an elixir node', () => {
     await loadAgent(eng.remote);
   });
 
+  it('instrumenting again in the same session swaps the instrumentation and keeps the original', async () => {
+    const rec = await record(eng);
+    const src = await rec.session.astSource(DEMO);
+    if (src.origin !== 'source') throw new Error('expected the source');
+    const [first] = await rec.session.instrument([{ module: DEMO, quoted: insertProbe(src.quoted, 'add', 2, 1, 'c', variable('c'), 3) }]);
+    const [second] = await rec.session.instrument([{ module: DEMO, quoted: insertProbe(src.quoted, 'inc', 1, 0, 'x', variable('x'), 7) }]);
+    assert.equal(second!.md5Before, originalMd5);
+    assert.notEqual(second!.md5Instrumented, first!.md5Instrumented);
+    assert.equal(await md5(), second!.md5Instrumented);
+    assert.equal(await node.eval(`{${DEMO_ATOM}:add(1, 1), ${DEMO_ATOM}:inc(41)}`), '{4,42}');
+    assert.deepEqual(await rec.session.revert([DEMO]), [{ module: DEMO, md5: originalMd5 }]);
+    assert.equal(await which(), originalWhich);
+    await rec.session.stop();
+    const probes = rec.events.filter((e) => kind(e) === 'es_ast') as Tuple[];
+    assert.deepEqual(probes.map((e) => inspect(new Tuple(e.elements.slice(4)))), ['{{EsAst.Demo, :inc, 1}, 7, {"x", 41}}']);
+  });
+
   it('a second engine reverts modules of another session (revert_all)', async () => {
     const rec = await record(eng);
     await instrumentAdd(rec.session);
@@ -326,8 +348,7 @@ describe('agent AST instrumentation on an elixir node', () => {
     await rec.finished;
     await eventually(async () => (await md5()) === originalMd5 && (await probeTerm()) === 'none', 'the guardian reverted the module');
     assert.equal(await which(), originalWhich);
-    // The agent is loaded again for the next tests if the guardian's unloader removed it.
-    await loadAgent(eng.remote);
+    await reloadAfterUnload();
   });
 
   it('kill -9 of the engine process: the original is back and the persistent term gone', async () => {
@@ -343,7 +364,7 @@ describe('agent AST instrumentation on an elixir node', () => {
     await new Promise((r) => child.once('exit', r));
     await eventually(async () => (await md5()) === originalMd5 && (await probeTerm()) === 'none', 'the module is back to its original', 5000);
     assert.equal(await which(), originalWhich);
-    await loadAgent(eng.remote);
+    await reloadAfterUnload();
   });
 
   it('measures a probe with nobody listening against an uninstrumented call (printed, not asserted)', async (t) => {

@@ -1247,7 +1247,7 @@ exception_text(_, Reason) ->
 %% Items: [#{module := Bin, quoted := Quoted}].
 instrument(Relay, Items, Opts) when is_pid(Relay), is_list(Items), is_map(Opts) ->
     try
-        Prepared = [prepare(I) || I <- Items],
+        Prepared = [prepare(Relay, I) || I <- Items],
         Loads = [maps:remove(warnings, P) || P <- Prepared],
         case request(Relay, {ast_load, Loads}, maps:get(timeout, Opts, 10000)) of
             {ok, Loaded} ->
@@ -1260,26 +1260,16 @@ instrument(Relay, Items, Opts) when is_pid(Relay), is_list(Items), is_map(Opts) 
 instrument(Relay, Items, Opts) ->
     {error, {badarg, [Relay, Items, Opts]}}.
 
-prepare(#{module := Bin, quoted := Q}) when is_binary(Bin) ->
+prepare(Relay, #{module := Bin, quoted := Q}) when is_binary(Bin) ->
     Mod = elixir_module(Bin),
-    case persistent_term:get({elixir_scope_ast, Mod}, undefined) of
-        undefined -> ok;
-        _ -> throw({error, {already_instrumented, Mod}})
-    end,
-    Md5 = erlang:get_module_info(Mod, md5),
-    %% The exact original is what makes an exact revert possible: without it, refuse.
-    {Orig, ObjFile} = case code:get_object_code(Mod) of
-                          {Mod, O, F} ->
-                              case beam_lib:md5(O) of
-                                  {ok, {_, Md5}} -> {O, F};
-                                  _ -> throw({error, {original_unavailable, Mod, md5_differs}})
-                              end;
-                          error -> throw({error, {original_unavailable, Mod, no_object_code}})
-                      end,
-    File = case code:which(Mod) of
-               W when is_list(W) -> W;
-               _ -> ObjFile
-           end,
+    %% Instrumented by this same session already: the relay holds the original and swaps the
+    %% instrumentation (a new plan). By anyone else: theirs.
+    {Orig, Md5, File} =
+        case persistent_term:get({elixir_scope_ast, Mod}, undefined) of
+            undefined -> original(Mod);
+            Relay -> {replace, replace, replace};
+            _ -> throw({error, {already_instrumented, Mod}})
+        end,
     SrcFile = case source_path(Mod) of
                   undefined -> <<"nofile">>;
                   S -> S
@@ -1296,8 +1286,25 @@ prepare(#{module := Bin, quoted := Q}) when is_binary(Bin) ->
         {error, {bad_quoted, _, _} = E} -> throw({error, E});
         {error, Diagnostics} -> throw({error, {compile_failed, Mod, Diagnostics}})
     end;
-prepare(Other) ->
+prepare(_Relay, Other) ->
     throw({error, {bad_item, Other}}).
+
+%% The exact original is what makes an exact revert possible: without it, refuse.
+original(Mod) ->
+    Md5 = erlang:get_module_info(Mod, md5),
+    {Orig, ObjFile} = case code:get_object_code(Mod) of
+                          {Mod, O, F} ->
+                              case beam_lib:md5(O) of
+                                  {ok, {_, Md5}} -> {O, F};
+                                  _ -> throw({error, {original_unavailable, Mod, md5_differs}})
+                              end;
+                          error -> throw({error, {original_unavailable, Mod, no_object_code}})
+                      end,
+    File = case code:which(Mod) of
+               W when is_list(W) -> W;
+               _ -> ObjFile
+           end,
+    {Orig, Md5, File}.
 
 no_nested_module({defmodule, _, [_, [{do, Body}]]}) -> not has_defmodule(Body);
 no_nested_module(_) -> true.   % compile_quoted refuses anything else
@@ -1309,31 +1316,50 @@ has_defmodule(_) -> false.
 
 %% In the relay: every module is checked before any is loaded.
 ast_load(Items, St) ->
-    [ast_check_load(I, St) || I <- Items],
-    {Loaded, St1} = lists:foldl(
-        fun(#{module := Mod, file := File, instrumented := Instr} = I, {Acc, S}) ->
-                case code:load_binary(Mod, File, Instr) of
-                    {module, Mod} ->
-                        persistent_term:put({elixir_scope_ast, Mod}, self()),
-                        Info = maps:with([original, file, md5_before, md5_instrumented], I),
-                        S1 = S#st{ast = (S#st.ast)#{Mod => Info}},
-                        {[#{module => Mod, md5_before => maps:get(md5_before, I),
-                            md5_instrumented => erlang:get_module_info(Mod, md5)} | Acc], S1};
-                    Error ->
-                        %% Those loaded by this request go back; they had no time to be used.
-                        _ = revert_mods([maps:get(module, L) || L <- Acc], 1, S),
-                        throw({error, {load_failed, Mod, Error}})
-                end
-        end, {[], St}, Items),
-    {{ok, lists:reverse(Loaded)}, St1}.
-
-ast_check_load(#{module := Mod, md5_before := Md5}, St) ->
-    case maps:is_key(Mod, St#st.ast) orelse persistent_term:get({elixir_scope_ast, Mod}, undefined) =/= undefined of
-        true -> throw({error, {already_instrumented, Mod}});
-        false -> ok
+    Mods = [maps:get(module, I, undefined) || I <- Items, is_map(I)],
+    case length(lists:usort(Mods)) =:= length(Items) of
+        true -> ok;
+        false -> throw({error, {bad_item, duplicate_or_malformed}})
     end,
+    [ast_check_load(I, St) || I <- Items],
+    load_all(Items, [], St).
+
+load_all([], Acc, St) ->
+    {{ok, lists:reverse(Acc)}, St};
+load_all([#{module := Mod, file := File0, instrumented := Instr} = I | Rest], Acc, St) ->
+    %% A replacement keeps the original, its file name and md5 from the first instrumentation.
+    Info0 = case maps:find(Mod, St#st.ast) of
+                {ok, Prev} -> Prev;
+                error -> maps:with([original, file, md5_before], I)
+            end,
+    File = case File0 of
+               replace -> maps:get(file, Info0);
+               _ -> File0
+           end,
+    case code:load_binary(Mod, File, Instr) of
+        {module, Mod} ->
+            persistent_term:put({elixir_scope_ast, Mod}, self()),
+            Md5I = erlang:get_module_info(Mod, md5),
+            St1 = St#st{ast = (St#st.ast)#{Mod => Info0#{md5_instrumented => Md5I}}},
+            load_all(Rest, [#{module => Mod, md5_before => maps:get(md5_before, Info0), md5_instrumented => Md5I} | Acc], St1);
+        Error ->
+            %% The modules of this request go back to their originals; they had no time to be used.
+            {_, _, St1} = revert_mods([maps:get(module, L) || L <- Acc], 1, St),
+            {{error, {load_failed, Mod, Error}}, St1}
+    end.
+
+%% Checks one module before anything is loaded; throws a refusal.
+ast_check_load(#{module := Mod, md5_before := Md5Given}, St) ->
+    Mine = maps:find(Mod, St#st.ast),
+    Owner = persistent_term:get({elixir_scope_ast, Mod}, undefined),
+    Expected = case {Mine, Md5Given} of
+                   {{ok, #{md5_instrumented := Md5I}}, replace} -> Md5I;
+                   {error, replace} -> throw({error, {not_instrumented, atom_to_binary(Mod, utf8)}});
+                   {error, _} when Owner =:= undefined -> Md5Given;
+                   _ -> throw({error, {already_instrumented, Mod}})
+               end,
     case erlang:get_module_info(Mod, md5) of
-        Md5 -> ok;
+        Expected -> ok;
         _ -> throw({error, {original_unavailable, Mod, reloaded}})
     end,
     %% load_binary would kill processes still in the old code; only a soft purge is ours to do.
@@ -1341,8 +1367,8 @@ ast_check_load(#{module := Mod, md5_before := Md5}, St) ->
         true -> ok;
         false -> throw({error, {old_code_in_use, Mod, old_code_users(Mod)}})
     end,
-    %% Processes in the current code would be left in the original (old) code by the load, and that
-    %% old code would block the exact revert later: refuse now, naming them.
+    %% Processes in the current code would be left in it as old code by the load, and that old code
+    %% would block the exact revert later: refuse now, naming them.
     case current_code_users(Mod) of
         [] -> ok;
         Users -> throw({error, {module_in_use, Mod, Users}})
