@@ -164,6 +164,12 @@ export class CinemaServer {
     // The raw path, not URL's normalized one: `/../` must be seen (and refused), not silently folded.
     const rawPath = (req.url ?? '/').split('?')[0]!;
     const f = await staticFile(webRoot, rawPath);
+    if (f.status === 404 && rawPath === '/favicon.ico') {
+      // Browsers ask for it unprompted; "no icon" is not an error worth a line in the page's console.
+      res.writeHead(204);
+      res.end();
+      return;
+    }
     if (f.status !== 200) {
       sendJson(res, f.status, { error: f.error });
       return;
