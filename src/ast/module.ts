@@ -29,6 +29,8 @@ export interface DefForm {
   endLine: number;
   /** Index in the module body's statements. */
   index: number;
+  /** The form itself. */
+  node: Term;
 }
 
 export interface FunctionInfo {
@@ -94,6 +96,7 @@ export function defForm(stmt: Term, index: number): DefForm | undefined {
     line,
     endLine,
     index,
+    node: stmt,
   };
 }
 
