@@ -288,6 +288,55 @@ describe('cinema timeline on the shop recording', () => {
     await page.close();
   });
 
+  test('hover shows the history line, a lane label selects its process, the minimap moves the view, space plays', async () => {
+    const t = Number(shop.rec.event(ids.reserveSend!).ts);
+    const page = await open(b!, served!.url, `#z=${t - 20_000}-${t + 40_000}`);
+    // Hover: the tooltip first names the event, then shows the server's history line.
+    const pt = await eventPoint(page, ids.reserveSend!);
+    await page.mouse.move(pt.x, pt.y);
+    const tip = page.locator('.timeline-tip');
+    await tip.waitFor({ state: 'visible' });
+    await page.waitForFunction(() => /SEND from/.test(document.querySelector('.timeline-tip')?.textContent ?? ''), null, { timeout: 10_000 });
+    const text = (await tip.textContent()) ?? '';
+    assert.match(text, new RegExp(`^#${ids.reserveSend} send in Shop\\.Cart`));
+    assert.match(text, /SEND from #PID<0\.150\.0> \(Shop\.Cart\) to #PID<0\.151\.0>/);
+    // A lane label selects that process (and leaves the playhead alone).
+    const lanes = await page.evaluate(() => window.elixirScope!.timeline!.lanes());
+    const inv = lanes.find((l) => l.label === 'Shop.Inventory')!;
+    const box = (await page.locator('.timeline-canvas').boundingBox())!;
+    await page.mouse.click(box.x + 30, box.y + inv.y + 8);
+    await until(page, (s) => s.sel.pid === inv.pid && s.hash.includes(`p=${inv.pid}`), 'clicking the Shop.Inventory label selects it');
+    // The minimap: dragging its rectangle moves the view by the same share of the recording.
+    const v0 = (await state(page)).view;
+    const full = await page.evaluate(() => window.elixirScope!.store.fullRange());
+    const mini = (await page.locator('.minimap-canvas').boundingBox())!;
+    const rx = mini.x + ((v0.t0 + v0.t1) / 2 - full.t0) / (full.t1 - full.t0) * mini.width;
+    await page.mouse.move(rx, mini.y + mini.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(rx + mini.width * 0.25, mini.y + mini.height / 2, { steps: 5 });
+    await page.mouse.up();
+    const v1 = (await until(page, (s) => s.view.t0 > v0.t0, 'dragging the minimap rectangle right moves the view later')).view;
+    const moved = (v1.t0 - v0.t0) / (full.t1 - full.t0);
+    assert.ok(Math.abs(moved - 0.25) < 0.02, `the view moved by ${moved} of the recording, expected 0.25`);
+    // Space plays from the first event at 10 events/s, space again pauses (before the end: 44 events).
+    await page.selectOption('.scrubber select.speed', { label: '10 ev/s' });
+    await page.locator('.scrubber .position').click();
+    await page.evaluate(() => window.elixirScope!.store.select({ id: 0 }));
+    await page.keyboard.press(' ');
+    const played = await until(page, (s) => (s.sel.id ?? 0) >= 5, 'playing moves the playhead');
+    await page.keyboard.press(' ');
+    const paused = await state(page);
+    await page.waitForTimeout(300);
+    assert.equal((await state(page)).sel.id, paused.sel.id, 'paused: the playhead stays');
+    assert.ok(paused.sel.id! >= played.sel.id! && paused.sel.id! < 43, `paused at #${paused.sel.id}, before the last event`);
+    // ? shows the shortcuts.
+    await page.keyboard.press('?');
+    await page.locator('.scrubber .help').waitFor({ state: 'visible' });
+    assert.match((await page.locator('.scrubber .help').textContent()) ?? '', /shift \+ ← \/ →/);
+    await b!.screenshot(page, 'cinema-timeline-hover-help');
+    await page.close();
+  });
+
   test('a shared URL restores the moment: selected event, process and view', async () => {
     const page = await open(b!, served!.url);
     await page.evaluate((i) => window.elixirScope!.store.select({ id: i }), ids.discount!);

@@ -131,6 +131,8 @@ class Timeline {
   private minimap: { invalidate(): void } | null = null;
   private crashesRead: Promise<void> = Promise.resolve();
   private drawMs = 0;
+  /** Lane labels cut to the gutter's width (measuring text every frame is not free). */
+  private readonly labelCache = new Map<number, string>();
 
   constructor(
     host: HTMLElement,
@@ -214,6 +216,7 @@ class Timeline {
 
   /** Lanes sorted by node, then supervision group, then first appearance; a header per group. */
   private layoutRows(): void {
+    this.labelCache.clear();
     const procs = [...this.store.meta.processes].filter((p) => p.count > 0);
     procs.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) || cmpGroup(a.group, b.group) || (a.first ?? 0) - (b.first ?? 0));
     const rows: Row[] = [];
@@ -587,8 +590,12 @@ class Timeline {
       const ids = store.idsOfPid(r.pid);
       const restarted = ids.length > 0 && this.restarts.has(ids[0]!);
       ctx.fillStyle = r.pid === store.sel.pid ? ACCENT : '#d8dde6';
-      const label = store.processLabel(r.pid) + (restarted ? ' ↻' : '');
-      ctx.fillText(fit(ctx, label, GUTTER - 12), 8, y + LANE_H / 2 - 4);
+      let label = this.labelCache.get(r.pid);
+      if (label === undefined) {
+        label = fit(ctx, store.processLabel(r.pid) + (restarted ? ' ↻' : ''), GUTTER - 12);
+        this.labelCache.set(r.pid, label);
+      }
+      ctx.fillText(label, 8, y + LANE_H / 2 - 4);
       if (p !== undefined && p.name !== null) {
         ctx.fillStyle = '#8a93a3';
         ctx.font = '9px system-ui, sans-serif';
@@ -753,7 +760,8 @@ class Timeline {
       if (i >= base) {
         let p = s.pidIds[i]!;
         const k = s.kindOf(p);
-        if (k !== KIND.call) p = k === KIND.return || k === KIND.exception ? c.parent[p]! : c.parent[p]!;
+        // A return's call ended at or before t; the enclosing call (its parent) may still cover t.
+        if (k !== KIND.call) p = c.parent[p]!;
         for (let guard = 0; p !== NONE && guard < 1024; guard++) {
           const pd = Math.min(s.depth[p]!, SPAN_ROWS - 1);
           if (pd === d && s.spanEnd(p) >= t - perPx) return { id: p, pid: row.pid, label: false };
@@ -788,6 +796,10 @@ class Timeline {
       if (hit.label && hit.pid !== null) this.showTip(x, y, describeProcess(this.store, hit.pid));
       return;
     }
+    if (id === this.hoverId && !this.tip.hidden) {
+      this.moveTip(x, y);
+      return;
+    }
     this.hoverId = id;
     const known = this.eventLines.get(id);
     const head = `#${id} ${this.store.kindName(id)} in ${this.store.processLabel(this.store.cols.pid[id]!)}`;
@@ -809,6 +821,10 @@ class Timeline {
   private showTip(x: number, y: number, text: string): void {
     this.tip.textContent = text;
     this.tip.hidden = false;
+    this.moveTip(x, y);
+  }
+
+  private moveTip(x: number, y: number): void {
     const left = Math.min(x + 14, this.w - 320);
     this.tip.style.left = `${Math.max(0, left)}px`;
     this.tip.style.top = `${y + 14 > this.h - 60 ? y - 60 : y + 14}px`;
