@@ -14,7 +14,7 @@ import { inspect } from '../src/erlang/inspect.js';
 import { QueryCoordinator, type StateAt } from '../src/store/query.js';
 import { openRecording } from '../src/store/reader.js';
 import type { Recording } from '../src/store/types.js';
-import { astRecording } from './support/memoryRecording.js';
+import { astRecording, RecordingBuilder } from './support/memoryRecording.js';
 import { writeThroughStore } from './support/storeRecording.js';
 import { makeTempDir, removeDir } from './support/erlScript.js';
 import type { Pid } from '../src/erlang/terms.js';
@@ -149,4 +149,28 @@ test('history filters by source and by the AST kinds', () => {
   assert.deepEqual(ids(q.history({ pid: main, kinds: ['locals'] })), [1, 4, 7, 11, 14, 17]);
   assert.deepEqual(ids(q.history({ kinds: ['call'], source: 'ast' })), [6, 13, 16]);
   assert.deepEqual(ids(q.history({ kinds: ['tail_call', 'expr', 'probe', 'line'] })), [5, 9, 10, 15]);
+});
+
+test('locals of an iteration deep in a long loop read only that iteration, not the history', async () => {
+  const b = new RecordingBuilder('app@vm');
+  const p = b.pid(200);
+  b.call(p, 0, 'Elixir.MyModule', 'run', []);
+  let ts = 1;
+  for (let k = 0; k < 5_000; k++) {
+    b.astCall(p, ts++, 'Elixir.MyModule', 'loop', [k], 40);
+    b.locals(p, ts++, 41, [['k', k]]);
+    b.tailCall(p, ts++, 42, 'Elixir.MyModule', 'loop', 1);
+  }
+  // A state and a message just before: the rest of stateAt (states, last message) stops there too.
+  b.add({ ts: ts++, kind: 'state_init', pid: p, payload: 0 });
+  b.receive(p, ts++, 'go', null);
+  b.astCall(p, ts++, 'Elixir.MyModule', 'loop', [5_000], 40);
+  b.line(p, ts++, 41);
+  const last = b.locals(p, ts++, 41, [['k', 5_000]]);
+  const mem = b.build();
+  mem.reads = 0;
+  const s = new QueryCoordinator(mem).stateAt(p, last);
+  assert.deepEqual(locals(s), [['k', '5000', last, 41]]);
+  assert.equal(s.stack.length, 2, 'run and the current iteration: the loop stayed flat');
+  assert.ok(mem.reads < 30, `read ${mem.reads} events`);
 });

@@ -168,7 +168,7 @@ export class RecordingBuilder {
     return s;
   }
 
-  build(dir = '/tmp/memory-recording'): Recording {
+  build(dir = '/tmp/memory-recording'): MemoryRecording {
     return new MemoryRecording(dir, this.node.name, this.events.slice());
   }
 }
