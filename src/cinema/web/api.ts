@@ -72,7 +72,9 @@ export interface EventDetail {
   peer: number | null;
   link: number | null;
   parent: number | null;
-  line: string;
+  /** An AST event's source line; null for runtime events. */
+  line: number | null;
+  /** The CLI's history line for the event. */
   text: string;
   payload: TermView | null;
   aux: TermView | null;

@@ -14,6 +14,7 @@
  * holds few enough events for them to be read. Marks of one color are filled as one path.
  */
 
+import type { EventDetail } from './api.js';
 import { NONE, type Store } from './store.js';
 import { KIND } from './store.js';
 import { mountMinimap } from './minimap.js';
@@ -806,9 +807,9 @@ class Timeline {
     this.showTip(x, y, known ?? head);
     if (known !== undefined) return;
     this.store.api
-      .getJson<{ text?: string; line?: string }>(`/api/event/${id}`)
+      .getJson<EventDetail>(`/api/event/${id}`)
       .then((e) => {
-        const text = `${head}\n${e.line ?? e.text ?? ''}`;
+        const text = `${head}${e.line !== null ? ` (source line ${e.line})` : ''}\n${e.text.trim()}`;
         if (this.eventLines.size > 500) this.eventLines.clear();
         this.eventLines.set(id, text);
         if (this.hoverId === id) this.showTip(x, y, text);
