@@ -73,6 +73,8 @@ function mountRegion(host: HTMLElement, store: Store, panels: typeof PANELS): vo
   for (const p of panels) {
     const tab = el('button', { role: 'tab', 'data-key': p.key, type: 'button' }, p.title);
     tab.addEventListener('click', () => show(p.key));
+    // Keep the page's keys (space plays) working after a tab is clicked.
+    tab.addEventListener('mousedown', (ev) => ev.preventDefault());
     bar.append(tab);
     const b = el('div', { class: `panel panel-${p.key}`, role: 'tabpanel', 'data-panel': p.key });
     bodies.set(p.key, b);

@@ -107,6 +107,9 @@ class Scrubber {
       b.textContent = label;
       b.title = title;
       b.addEventListener('click', on);
+      // A click must not leave the focus on the button, or the next space would press it again
+      // besides toggling play.
+      b.addEventListener('mousedown', (ev) => ev.preventDefault());
       return b;
     };
     this.playBtn = btn('▶', 'play / pause (space)', () => (this.playing() ? this.pause() : this.play()));
@@ -115,7 +118,11 @@ class Scrubber {
     this.speedSel.title = 'playback speed';
     this.speedSel.className = 'speed';
     SPEEDS.forEach((s, i) => this.speedSel.add(new Option(s.label, String(i), s.label === '1x', s.label === '1x')));
-    this.speedSel.addEventListener('change', () => this.resetCursor());
+    this.speedSel.addEventListener('change', () => {
+      this.resetCursor();
+      // Back to the page's keys (arrows on a focused select would change the speed instead of stepping).
+      this.speedSel.blur();
+    });
     this.jumpInput = document.createElement('input');
     this.jumpInput.type = 'text';
     this.jumpInput.inputMode = 'numeric';
@@ -281,6 +288,8 @@ class Scrubber {
   private key(ev: KeyboardEvent): void {
     const t = ev.target as HTMLElement | null;
     if (t !== null && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
+    // A button reached with Tab: space and Enter press it, as everywhere else.
+    if (t !== null && t.tagName === 'BUTTON' && (ev.key === ' ' || ev.key === 'Enter')) return;
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     switch (ev.key) {
       case ' ':
