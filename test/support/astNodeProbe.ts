@@ -43,6 +43,9 @@ export const DEMO_SOURCE = `defmodule EsAst.Demo do
 
   # A fun of this module's code: a process calling it later runs the code it was made by.
   def make_waiter, do: fn -> receive do :go -> :done end end
+
+  # Terms an ETF codec could get wrong: a charlist, a list of small integers, a float that is whole, a bignum.
+  def consts, do: {'chars', [1, 2, 255], 1.0, 123_456_789_012_345_678_901_234_567_890, "bin", -0.5}
 end
 `;
 
