@@ -14,6 +14,8 @@ import { callsCommand } from './commands/calls.js';
 import { flowCommand } from './commands/flow.js';
 import { summaryCommand } from './commands/summary.js';
 import { uiCommand } from './commands/ui.js';
+import { instrumentCommand } from './commands/instrument.js';
+import { revertCommand } from './commands/revert.js';
 import {
   EXIT_FAILURE,
   EXIT_OK,
@@ -27,6 +29,8 @@ import {
 const COMMANDS: readonly Command[] = [
   infoCommand,
   recordCommand,
+  instrumentCommand,
+  revertCommand,
   summaryCommand,
   historyCommand,
   stateAtCommand,

@@ -20,6 +20,8 @@ import type { RemoteNode } from '../erlang/remoteNode.js';
 import { Atom, isAtom, isTuple, Pid, type Term } from '../erlang/terms.js';
 import { Ingestor } from '../capture/ingestor.js';
 import { RecordingWriter } from '../store/writer.js';
+import { display, instrumentLive, type LiveInstrumented } from '../ast/live.js';
+import type { InstrumentSpec } from '../ast/spec.js';
 import type { RecordingCounts } from '../store/types.js';
 
 export type ProcessScope = 'all' | 'new' | 'existing';
@@ -55,6 +57,8 @@ export interface RecordPlan {
   /** --state values. */
   states: Array<{ kind: 'pid'; pid: PidText } | { kind: 'name'; name: string }>;
   limits: AgentLimits;
+  /** --instrument specs (AST instrumentation, loaded before trace patterns are set), --source, --force. */
+  instrument?: { specs: InstrumentSpec[]; sourceDir?: string; force: boolean };
   /** What was asked, kept in the recording's meta. */
   request: unknown;
   connectTimeoutMs: number;
@@ -82,6 +86,8 @@ export interface RecordSummary {
   /** What the agent counted on the target (events it saw, dropped there, truncated). */
   agent: AgentStats | null;
   traced: { functions: string[]; processes: number; states: string[] };
+  /** Modules instrumented, and how each was put back (md5 identical to before, or not). */
+  instrumented: Array<LiveInstrumented & { revertedMd5: string | null }>;
   warnings: string[];
 }
 
@@ -110,6 +116,7 @@ export class Recorder {
   private readonly warnings: string[] = [];
   readonly traced: RecordSummary['traced'] = { functions: [], processes: 0, states: [] };
   private readonly tracedModules: string[] = [];
+  readonly instrumented: RecordSummary['instrumented'] = [];
 
   private constructor(
     private readonly plan: RecordPlan,
@@ -193,6 +200,17 @@ export class Recorder {
       this.traced.states.push(s.kind === 'name' ? moduleName(s.name).replace(/^:/, '') : render(r.pid));
       if (s.kind === 'name') writer.nameProcess(r.pid, s.name);
     }
+    // Instrumented code first: loading a module drops the trace patterns set on its old code.
+    if (plan.instrument !== undefined && plan.instrument.specs.length > 0) {
+      const done = await instrumentLive(session, remote, plan.instrument.specs, {
+        runtimeTraced: plan.calls,
+        force: plan.instrument.force,
+        ...(plan.instrument.sourceDir !== undefined ? { sourceDir: plan.instrument.sourceDir } : {}),
+      });
+      this.instrumented.push(...done.map((d) => ({ ...d, revertedMd5: null })));
+      this.tracedModules.push(...done.map((d) => d.module));
+      for (const d of done) for (const w of d.warnings) this.warnings.push(`compiling ${display(d.module)}: ${w.message}`);
+    }
     if (plan.calls.length > 0) {
       const matched = await session.traceCalls(plan.calls, { returns: plan.returns });
       this.traced.functions.push(...matched.map((m) => `${moduleName(m.module)}.${m.function}/${m.arity}`));
@@ -213,7 +231,7 @@ export class Recorder {
       for (const sel of selectors) this.traced.processes += await session.traceProcesses(sel, flags);
     }
 
-    if (this.hooks.onTraced !== undefined && this.traced.functions.length > 0) {
+    if (this.hooks.onTraced !== undefined && (this.traced.functions.length > 0 || this.instrumented.length > 0)) {
       try {
         await this.hooks.onTraced(remote, [...new Set(this.tracedModules)], plan.out);
       } catch (err) {
@@ -298,6 +316,22 @@ export class Recorder {
     let stopReason = this.agentDone?.code ?? reason;
     let stopDetail = this.agentDone !== undefined && this.agentDone.code !== 'duration' ? this.agentDone.reasonText : describeStop(stopReason, this.plan.limits.maxDurationMs);
     const nodeAlive = this.remote.connected;
+    if (this.session !== undefined && nodeAlive && this.instrumented.length > 0) {
+      // The relay reverts on stop too; asking first gives the md5 of each module put back.
+      try {
+        for (const r of await this.session.revert('all')) {
+          const m = this.instrumented.find((i) => i.module === r.module);
+          if (m !== undefined) m.revertedMd5 = r.md5;
+        }
+      } catch (err) {
+        this.warnings.push(`reverting the instrumented modules: ${(err as Error).message}`);
+      }
+      for (const m of this.instrumented) {
+        if (m.revertedMd5 !== null && m.revertedMd5 !== m.md5Before) {
+          this.warnings.push(`${display(m.module)} was put back with md5 ${m.revertedMd5}, not ${m.md5Before} as before`);
+        }
+      }
+    }
     if (this.session !== undefined && nodeAlive) {
       try {
         // stop() resolves after the relay has sent its last batch (which arrives before the reply)
@@ -345,6 +379,7 @@ export class Recorder {
       counts: counts ?? emptyCounts(),
       agent: agentStats,
       traced: this.traced,
+      instrumented: this.instrumented,
       warnings: [...this.warnings, ...errors],
     };
   }

@@ -12,13 +12,15 @@ import { withLocalHost } from '../../erlang/nodeName.js';
 import { Recorder, totalDropped, type PidText, type ProcessScope, type RecordPlan, type RecordSummary } from '../../runtime/recorder.js';
 import { LimitValueError, limitOptions, limitsTable, parseLimits } from '../../runtime/limits.js';
 import { parseFunctionSpec, parseModuleSpec, parseProcessSpec, SpecError, type ProcessSpec } from '../../runtime/traceSpec.js';
+import { parseInstrumentSpec, SpecError as InstrumentSpecError, type InstrumentSpec } from '../../ast/spec.js';
+import { display } from '../../ast/live.js';
 import { checkDangers, DangerError, formatRefusals, type ProcessFlag } from '../../runtime/danger.js';
 import { checkHost, HostRefusedError } from '../../cinema/access.js';
 import { LiveFeed } from '../../cinema/live.js';
 import { CinemaServer } from '../../cinema/server.js';
 import { keepSources } from '../../cinema/sources.js';
 import { listenError, serveOptions, untilSignal } from './ui.js';
-import { durationOption, EXIT_OK, requiredString, stringOption, UsageError, type Command, type ParsedValues } from '../usage.js';
+import { durationOption, EXIT_OK, requiredString, stringOption, UsageError, type Command, type CommandIO, type ParsedValues } from '../usage.js';
 
 const SCOPES = ['all', 'new', 'existing'] as const;
 
@@ -49,6 +51,12 @@ Trace specs (at least one):
   --processes           spawns, exits (with reasons), links, unlinks and registrations
   --follow              processes spawned by selected processes are traced like them
   --state NAME_OR_PID   a GenServer's state before and after each message (:sys.install), repeatable
+  --instrument SPEC     AST instrumentation of an Elixir module or function, repeatable: lines that
+                        run, local variables, expression values, probes of your own, e.g.
+                        'Shop.Cart.total/1:locals=items,sum;lines=42,55' (syntax: docs/ast.md);
+                        loaded live, and the original code is put back when the recording ends
+  --source DIR          the project folder holding the instrumented modules' sources (default: the
+                        files they were compiled from, read on the node)
   --no-returns          calls only: no return values (return tracing defeats tail calls)
   --force               allow requests refused as dangerous (see below)
 
@@ -84,6 +92,8 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
     processes: { type: 'boolean' },
     follow: { type: 'boolean' },
     state: { type: 'string', multiple: true },
+    instrument: { type: 'string', multiple: true },
+    source: { type: 'string' },
     'no-returns': { type: 'boolean' },
     force: { type: 'boolean' },
     json: { type: 'boolean' },
@@ -95,29 +105,36 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
     ...limitOptions(),
   },
   async run(values, _positionals, io) {
-    const node = withLocalHost(requiredString(values, 'node', 'record'));
-    const out = requiredString(values, 'out', 'record');
+    return runRecording(values, [], io, 'record');
+  },
+};
+
+/** `record`, and `instrument` (the same with its SPECs as arguments; see instrument.ts). */
+export async function runRecording(values: ParsedValues, extraSpecs: string[], io: CommandIO, command: 'record' | 'instrument'): Promise<number> {
+  {
+    const node = withLocalHost(requiredString(values, 'node', command));
+    const out = requiredString(values, 'out', command);
     if (existsSync(join(out, 'meta.json'))) {
-      throw new UsageError(`${out} already holds a recording; give a new --out folder (recordings are never overwritten)`, 'record');
+      throw new UsageError(`${out} already holds a recording; give a new --out folder (recordings are never overwritten)`, command);
     }
     let limits;
     try {
       limits = parseLimits(values);
     } catch (err) {
-      if (err instanceof LimitValueError) throw new UsageError(err.message, 'record');
+      if (err instanceof LimitValueError) throw new UsageError(err.message, command);
       throw err;
     }
     const ui = values.ui === true;
     if (!ui && (values.port !== undefined || values.host !== undefined || values['allow-remote'] !== undefined)) {
-      throw new UsageError('--port, --host and --allow-remote say where --ui serves; add --ui', 'record');
+      throw new UsageError('--port, --host and --allow-remote say where --ui serves; add --ui', command);
     }
-    const serve = ui ? serveOptions(values, 'record') : undefined;
+    const serve = ui ? serveOptions(values, command) : undefined;
     // Refused before the node is touched: a page that may not be served is no reason to start tracing.
     if (serve !== undefined) {
       try {
         checkHost(serve.host ?? '127.0.0.1', serve.allowRemote === true);
       } catch (err) {
-        if (err instanceof HostRefusedError) throw new UsageError(err.message, 'record');
+        if (err instanceof HostRefusedError) throw new UsageError(err.message, command);
         throw err;
       }
     }
@@ -138,11 +155,23 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
           : { kind: 'name' as const, name: nameText(parseProcessSpec('name', s)) },
       );
     } catch (err) {
-      if (err instanceof SpecError) throw new UsageError(err.message, 'record');
+      if (err instanceof SpecError) throw new UsageError(err.message, command);
       throw err;
     }
-    if (calls.length === 0 && !messages && !procs && states.length === 0) {
-      throw new UsageError('nothing to trace: give --module, --function, --messages, --processes or --state', 'record');
+    let instrument: InstrumentSpec[];
+    try {
+      instrument = [...strings(values, 'instrument'), ...extraSpecs].map(parseInstrumentSpec);
+    } catch (err) {
+      if (err instanceof InstrumentSpecError) throw new UsageError(err.message, command);
+      throw err;
+    }
+    if (command === 'instrument' && instrument.length === 0) {
+      throw new UsageError("nothing to instrument: give at least one SPEC, e.g. 'Shop.Cart.total/1:locals=*'", command);
+    }
+    const sourceDir = stringOption(values, 'source');
+    if (sourceDir !== undefined && instrument.length === 0) throw new UsageError('--source is where the sources of --instrument modules are; add --instrument', command);
+    if (calls.length === 0 && !messages && !procs && states.length === 0 && instrument.length === 0) {
+      throw new UsageError('nothing to trace: give --module, --function, --messages, --processes, --state or --instrument', command);
     }
     const flags: ProcessFlag[] = [];
     if (calls.length > 0) flags.push('call');
@@ -162,7 +191,7 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
         }
       }
     } catch (err) {
-      if (err instanceof DangerError) throw new UsageError(err.message, 'record');
+      if (err instanceof DangerError) throw new UsageError(err.message, command);
       throw err;
     }
     if (overridden.length > 0) io.stderr.write(`warning (--force):\n${formatRefusals(overridden)}\n`);
@@ -191,8 +220,11 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
         follow,
         state: strings(values, 'state'),
         returns: values['no-returns'] !== true,
+        instrument: instrument.map((i) => i.text),
+        ...(sourceDir !== undefined ? { source: sourceDir } : {}),
         limits,
       },
+      ...(instrument.length > 0 ? { instrument: { specs: instrument, force: values.force === true, ...(sourceDir !== undefined ? { sourceDir } : {}) } } : {}),
       connectTimeoutMs: durationOption(values, 'timeout', 'record', 5000),
     };
     const tty = (io.stderr as NodeJS.WriteStream).isTTY === true && values.json !== true;
@@ -207,7 +239,7 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
         : undefined,
     });
     io.stderr.write(
-      `recording ${node} into ${out}: ${describeTraced(rec.traced)} for up to ${(limits.maxDurationMs / 1000).toFixed(0)} s (Ctrl-C to stop)\n`,
+      `recording ${node} into ${out}: ${describeTraced(rec.traced, rec.instrumented.map((i) => display(i.module)))} for up to ${(limits.maxDurationMs / 1000).toFixed(0)} s (Ctrl-C to stop)\n`,
     );
     const onSignal = (): void => void rec.stop('interrupted');
     process.once('SIGINT', onSignal);
@@ -251,8 +283,8 @@ Exit codes: 0 recorded (whatever stopped it), 1 failure, 2 usage error.
       await cinema.server.close();
     }
     return EXIT_OK;
-  },
-};
+  }
+}
 
 export function summaryJson(s: RecordSummary): Record<string, unknown> {
   return {
@@ -274,6 +306,17 @@ export function summaryJson(s: RecordSummary): Record<string, unknown> {
     duration_ms: s.durationMs,
     by_kind: s.counts.byKind,
     traced: s.traced,
+    instrumented: s.instrumented.map((i) => ({
+      module: display(i.module),
+      origin: i.origin,
+      file: i.file,
+      functions: i.functions,
+      md5_before: i.md5Before,
+      md5_instrumented: i.md5Instrumented,
+      md5_reverted: i.revertedMd5,
+      reverted_exactly: i.revertedMd5 === i.md5Before,
+      notes: i.notes,
+    })),
     warnings: s.warnings,
   };
 }
@@ -294,6 +337,11 @@ export function formatSummary(s: RecordSummary): string {
   if (s.traced.functions.length > 0) lines.push(`  functions  ${s.traced.functions.length} traced`);
   if (s.traced.processes > 0) lines.push(`  processes  ${n(s.traced.processes)} traced`);
   if (s.traced.states.length > 0) lines.push(`  state of  ${s.traced.states.join(', ')}`);
+  for (const i of s.instrumented) {
+    const back = i.revertedMd5 === null ? 'put back by the agent' : i.revertedMd5 === i.md5Before ? `put back exactly (md5 ${i.md5Before})` : `put back with md5 ${i.revertedMd5}, not ${i.md5Before}`;
+    lines.push(`  instrumented  ${display(i.module)} (${i.functions.join(', ')}), from ${i.origin === 'source' ? i.file ?? 'its source' : 'debug_info'}; ${back}`);
+    for (const note of i.notes) lines.push(`    note: ${note}`);
+  }
   for (const w of s.warnings) lines.push(`  warning: ${w}`);
   lines.push(`Next: elixir-scope history ${s.out}`);
   return lines.join('\n') + '\n';
@@ -309,8 +357,9 @@ function describeDrops(s: RecordSummary): string {
   return parts.join(', ');
 }
 
-function describeTraced(t: RecordSummary['traced']): string {
+function describeTraced(t: RecordSummary['traced'], instrumented: string[]): string {
   const parts: string[] = [];
+  if (instrumented.length > 0) parts.push(`instrumented ${instrumented.join(', ')}`);
   if (t.functions.length > 0) parts.push(`${t.functions.length} function${t.functions.length === 1 ? '' : 's'}`);
   if (t.processes > 0) parts.push(`${t.processes.toLocaleString('en-US')} process${t.processes === 1 ? '' : 'es'}`);
   if (t.states.length > 0) parts.push(`state of ${t.states.join(', ')}`);
