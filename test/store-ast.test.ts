@@ -2,8 +2,8 @@
  * AST events in the store (schema version 2): they go through the real pipeline (es_ast messages,
  * parser, correlator, writer) and read back with source 'ast', their kind, MFA, line and payload,
  * and the correlator's links and parents; a version-1 recording written before AST events existed
- * (test/fixtures/recording-v1) still opens, every event runtime; a version-3 one is refused; a
- * version-1 file whose kind byte has the AST bit is damage, not an AST event.
+ * (test/fixtures/recording-v1) still opens, every event runtime; a version-3 one is refused; a kind
+ * byte its version cannot hold (the AST bit in version 1, an AST send, a runtime line) is damage.
  */
 
 import assert from 'node:assert/strict';
@@ -105,7 +105,42 @@ test('a version-1 recording (written before AST events) opens, every event runti
   }
 });
 
-test('a version-3 recording is refused; a version-1 file with the AST bit in a kind byte is damaged', async () => {
+/**
+ * A copy of the v1 fixture as `version` (file header and meta) with some kind bytes replaced
+ * (event index → byte) and the block's checksums fixed, so only the kind rules can object.
+ */
+async function withKindBytes(dir: string, name: string, version: number, kinds: Record<number, number>): Promise<string> {
+  const out = join(dir, name);
+  await cp(V1, out, { recursive: true });
+  const meta = JSON.parse(await readFile(join(out, 'meta.json'), 'utf8')) as { schema: number };
+  await writeFile(join(out, 'meta.json'), JSON.stringify({ ...meta, schema: version }));
+  const file = join(out, 'events.esr');
+  const bytes = await readFile(file);
+  bytes.writeUInt32LE(version, 8);
+  const hdr = 16;
+  const n = bytes.readUInt32LE(hdr + 8);
+  const dictLen = bytes.readUInt32LE(hdr + 12);
+  const colLen = bytes.readUInt32LE(hdr + 16);
+  const kindAt = hdr + 40 + dictLen + 8 * n + 4 * 9 * n;
+  assert.deepEqual([...bytes.subarray(kindAt, kindAt + n)], [1, 4, 6, 2], 'the fixture: call, send, receive, return');
+  for (const [i, k] of Object.entries(kinds)) bytes[kindAt + Number(i)] = k;
+  bytes.writeUInt32LE(crc32(bytes, hdr + 40, hdr + 40 + dictLen + colLen), hdr + 24);
+  bytes.writeUInt32LE(crc32(bytes, hdr, hdr + 36), hdr + 36);
+  await writeFile(file, bytes);
+  return out;
+}
+
+function opened(dir: string): { count: number; interrupted: boolean } {
+  const rec = openRecording(dir);
+  try {
+    if (rec.meta.status === 'interrupted') assert.match(rec.meta.errors.join('\n'), /inconsistent/);
+    return { count: rec.count, interrupted: rec.meta.status === 'interrupted' };
+  } finally {
+    rec.close();
+  }
+}
+
+test('a version-3 recording is refused; kind bytes a version cannot hold are damage', async () => {
   const dir = await makeTempDir('store-ast-versions');
   try {
     const v3 = join(dir, 'v3');
@@ -124,28 +159,17 @@ test('a version-3 recording is refused; a version-1 file with the AST bit in a k
 
     // The kind column of the fixture's only block: set the AST bit on event 0 and fix the checksum,
     // so only the version rule can tell it is wrong.
-    const bad = join(dir, 'v1-bit');
-    await cp(V1, bad, { recursive: true });
-    const file = join(bad, 'events.esr');
-    const bytes = await readFile(file);
-    const hdr = 16;
-    const n = bytes.readUInt32LE(hdr + 8);
-    const dictLen = bytes.readUInt32LE(hdr + 12);
-    const colLen = bytes.readUInt32LE(hdr + 16);
-    const kindAt = hdr + 40 + dictLen + 8 * n + 4 * 9 * n;
-    assert.equal(bytes[kindAt], 1, 'event 0 is a call');
-    bytes[kindAt] = 0x81;
-    bytes.writeUInt32LE(crc32(bytes, hdr + 40, hdr + 40 + dictLen + colLen), hdr + 24);
-    bytes.writeUInt32LE(crc32(bytes, hdr, hdr + 36), hdr + 36);
-    await writeFile(file, bytes);
-    const rec = openRecording(bad);
-    try {
-      assert.equal(rec.count, 0);
-      assert.equal(rec.meta.status, 'interrupted');
-      assert.match(rec.meta.errors.join('\n'), /inconsistent/);
-    } finally {
-      rec.close();
-    }
+    const bad = await withKindBytes(dir, 'v1-bit', 1, { 0: 0x81 });
+    assert.deepEqual(opened(bad), { count: 0, interrupted: true }, 'v1: the AST bit is damage');
+    const astCall = await withKindBytes(dir, 'v2-ast-call', 2, { 0: 0x81 });
+    assert.deepEqual(opened(astCall), { count: 4, interrupted: false }, 'v2: an AST call');
+    const rec = openRecording(astCall);
+    assert.deepEqual([rec.event(0).kind, rec.event(0).source], ['call', 'ast']);
+    rec.close();
+    const astSend = await withKindBytes(dir, 'v2-ast-send', 2, { 1: 0x84 });
+    assert.deepEqual(opened(astSend), { count: 0, interrupted: true }, 'v2: instrumented code sends no send events');
+    const runtimeLine = await withKindBytes(dir, 'v2-runtime-line', 2, { 1: 19 });
+    assert.deepEqual(opened(runtimeLine), { count: 0, interrupted: true }, 'v2: a line event is always from instrumented code');
   } finally {
     await removeDir(dir);
   }

@@ -19,9 +19,10 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  AST_KIND_BIT,
+  AST_ONLY_KINDS,
   EVENT_KINDS,
   kindOfByte,
-  KIND_CODE_MASK,
   OLDEST_SCHEMA_VERSION,
   SCHEMA_VERSION,
   sourceOfByte,
@@ -71,6 +72,25 @@ export interface OpenOptions {
 const knownVersion = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= OLDEST_SCHEMA_VERSION && v <= SCHEMA_VERSION;
 const VERSIONS_READ = `versions ${OLDEST_SCHEMA_VERSION} to ${SCHEMA_VERSION}`;
 
+/**
+ * The kind bytes a file of this version may hold. Version 1 predates AST events: no AST bit and no
+ * AST kind there (such a byte is damage, not an event). From version 2, instrumented code sends
+ * call, return, exception and the AST-only kinds, and only it sends the AST-only kinds.
+ */
+function validKindBytes(version: number): Uint8Array {
+  const ok = new Uint8Array(256);
+  for (const [name, code] of Object.entries(EVENT_KINDS) as Array<[EventKind, number]>) {
+    const astOnly = AST_ONLY_KINDS.includes(name);
+    if (version < 2) {
+      if (!astOnly) ok[code] = 1;
+      continue;
+    }
+    if (!astOnly) ok[code] = 1;
+    if (astOnly || name === 'call' || name === 'return' || name === 'exception') ok[code | AST_KIND_BIT] = 1;
+  }
+  return ok;
+}
+
 /** Opens the recording in `dir`; throws RecordingFormatError if it is not one this code can read. */
 export function openRecording(dir: string, opts: OpenOptions = {}): Recording {
   return new FileRecording(dir, opts);
@@ -96,8 +116,8 @@ class FileRecording implements Recording {
   private readonly cache = new Map<number, Buffer>();
   private cacheUsed = 0;
   private readonly cacheBytes: number;
-  /** Bits a kind byte may have in this file's version. */
-  private kindBitsAllowed = KIND_CODE_MASK;
+  /** Kind bytes this file's version may hold (1 = valid), by byte. */
+  private validKind = validKindBytes(1);
 
   constructor(
     readonly dir: string,
@@ -204,8 +224,7 @@ class FileRecording implements Recording {
     if (!knownVersion(version)) {
       throw new RecordingFormatError(`${path} has format version ${version}; this ElixirScope reads ${VERSIONS_READ} only`);
     }
-    // Version 1 predates AST events: a kind byte with AST_KIND_BIT (0x80) there is damage, not an event.
-    this.kindBitsAllowed = version >= 2 ? 0xff : KIND_CODE_MASK;
+    this.validKind = validKindBytes(version);
     let pos = FILE_HEADER_SIZE;
     let count = 0;
     const hdr = Buffer.alloc(BLOCK_HEADER_SIZE);
@@ -306,7 +325,7 @@ class FileRecording implements Recording {
     for (let i = 0; i < b.count; i++) {
       if (pid[i]! >= np || (peer[i] !== NONE32 && peer[i]! >= np) || (mfa[i] !== NONE32 && mfa[i]! >= nm)) return false;
       const k = kind[i]!;
-      if ((k & ~this.kindBitsAllowed) !== 0 || kindOfByte(k) === undefined) return false;
+      if (this.validKind[k] !== 1) return false;
     }
     return true;
   }
