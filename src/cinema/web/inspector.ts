@@ -61,6 +61,14 @@ export function formatTs(ns: number): string {
 }
 
 /**
+ * A history line without its time, source tag, pid column and indentation (what the CLI's
+ * `state-at` prints after the event id and time): `[+0.1s] [RUNTIME] #PID<0.1.0>   CALL ...` → `CALL ...`.
+ */
+export function eventBody(line: string): string {
+  return line.replace(/^\[[+-]\d+\.\d+s\] \[[A-Z]+\] (?:#PID<[^>]*>(?: \([^)]*\))?)? */, '');
+}
+
+/**
  * The elements of an Elixir list's text at its top level: `[:stock, "a, b", {1, 2}]` →
  * `[':stock', '"a, b"', '{1, 2}']`. Used to read the server's change paths.
  */
@@ -187,7 +195,8 @@ export class Inspector {
     const who = s.name === null ? s.pid : `${s.pid} (${s.name})`;
     out.push(line('es-insp-title', `State for ${who} at event `, ref(s.at.id), ` (${formatTs(s.at.ts)}):`));
     const other = s.at.pid !== s.pid;
-    out.push(line('es-insp-event', 'Event: ', ref(s.at.id, true), ` ${formatTs(s.at.ts)} ${other ? `${s.at.pid} ` : ''}${atText ?? s.at.kind}`));
+    const what = atText === null ? s.at.kind : eventBody(atText);
+    out.push(line('es-insp-event', 'Event: ', ref(s.at.id, true), ` ${formatTs(s.at.ts)} ${other ? `${s.at.pid} ` : ''}${what}`));
     if (s.last === null) {
       out.push(note('The process had no recorded events yet at that moment.'));
       return out;

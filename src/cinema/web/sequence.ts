@@ -182,8 +182,12 @@ export class SequenceDiagram {
       return;
     }
     try {
-      const flow = await this.store.api.getJson<FlowJson>(`/api/flow?pids=${this.pids.join(',')}`);
+      const all = await this.store.api.getJson<FlowJson>(`/api/flow?pids=${this.pids.join(',')}&outside=true`);
       if (gen !== this.generation) return;
+      // GenServer replies go to an alias (a reference), not a pid, so the flow lists them as going
+      // outside; the receive that took them shows where they landed. Keep those that landed here.
+      const lanes = new Set(this.pids.map((p) => this.store.process(p)?.pid));
+      const flow = { pids: all.pids, messages: all.messages.filter((m) => m.inside || (m.receive !== null && lanes.has(m.receive.pid))) };
       this.flow = flow;
       this.windowStart = -1;
       this.recenter = true;
@@ -289,7 +293,7 @@ export class SequenceDiagram {
       // A wide transparent stroke under the arrow: a 1 px line is hard to click.
       g.append(svgEl('path', { d, class: 'es-seq-hit' }), svgEl('path', { d, class: 'es-seq-arrow', 'marker-end': 'url(#es-arrow)' }));
       const label = svgEl('text', { x: String((x1 + x2) / 2 + (from === to ? 40 : 0)), y: String((y1 + y2) / 2 - 3), 'text-anchor': 'middle', class: 'es-seq-text' });
-      label.textContent = shorten(m.send.message ?? '', 34);
+      label.textContent = shorten(messageLabel(m.send.message ?? ''), 34);
       g.append(label);
       const title = svgEl('title');
       const wait = m.latencyNs === null ? (m.send.kind === 'send_to_dead' ? 'the receiver was dead' : 'no receive recorded') : `received #${m.receive!.id} after ${formatDuration(m.latencyNs)}`;
@@ -320,11 +324,14 @@ export class SequenceDiagram {
       this.info.replaceChildren();
       return;
     }
-    const parts: (string | Node)[] = [`#${m.send.id} ${m.send.pid} → ${m.receive?.pid ?? m.send.peer ?? m.send.to ?? '?'}: `, code(m.send.message ?? '')];
+    // The button first: a long message is cut at the right edge, the button must stay in sight.
+    const parts: (string | Node)[] = [];
     if (m.receive !== null) {
       const onReceive = this.store.sel.id === m.receive.id;
-      parts.push(' ', onReceive ? button('back to the send', () => this.store.select({ id: m.send.id })) : button('follow to receive', () => this.store.select({ id: m.receive!.id }), 'es-seq-follow'));
-    } else parts.push(m.send.kind === 'send_to_dead' ? ' (the receiver was dead)' : ' (no receive recorded)');
+      parts.push(onReceive ? button('back to the send', () => this.store.select({ id: m.send.id })) : button('follow to receive', () => this.store.select({ id: m.receive!.id }), 'es-seq-follow'), ' ');
+    }
+    parts.push(`#${m.send.id} ${m.send.pid} → ${m.receive?.pid ?? m.send.peer ?? m.send.to ?? '?'}: `, code(m.send.message ?? ''));
+    if (m.receive === null) parts.push(m.send.kind === 'send_to_dead' ? ' (the receiver was dead)' : ' (no receive recorded)');
     this.info.replaceChildren(...parts);
   }
 
@@ -337,6 +344,42 @@ export class SequenceDiagram {
     if (this.store.sel.id === send && recv !== null) this.store.select({ id: Number(recv) });
     else this.store.select({ id: send });
   }
+}
+
+/** A message as a reader names it: `call {:reserve, ...}` for a GenServer call, `cast ...`, else its text. */
+export function messageLabel(text: string): string {
+  const els = tupleElements(text);
+  if (els !== null && els[0] === ':"$gen_call"' && els.length === 3) return `call ${els[2]}`;
+  if (els !== null && els[0] === ':"$gen_cast"' && els.length === 2) return `cast ${els[1]}`;
+  return text;
+}
+
+/** The top-level elements of a tuple's text, or null when the text is not a tuple. */
+function tupleElements(text: string): string[] | null {
+  if (!text.startsWith('{') || !text.endsWith('}')) return null;
+  const body = text.slice(1, -1);
+  const out: string[] = [];
+  let depth = 0;
+  let quote = false;
+  let start = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === '"') quote = false;
+      continue;
+    }
+    if (c === '"') quote = true;
+    // Pids and references print without commas (`#PID<0.1.0>`), so only brackets nest.
+    else if ('[{('.includes(c)) depth++;
+    else if (']})'.includes(c)) depth--;
+    else if (c === ',' && depth === 0) {
+      out.push(body.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(body.slice(start).trim());
+  return out;
 }
 
 function svgEl(tag: string, attrs: Record<string, string> = {}): SVGElement {
