@@ -928,8 +928,8 @@ ast_source_(ModBin, Opts) ->
                        _ -> <<"nofile">>
                    end,
             from_source(Mod, Text, File, Opts, Base);
-        {ok, _} ->
-            {error, {bad_opts, [source_text]}};
+        {ok, Other} ->
+            {error, {badarg, [#{source_text => Other}]}};
         error ->
             case Src =/= undefined andalso file:read_file(Src) of
                 {ok, Text} -> from_source(Mod, Text, Src, Opts, Base);
