@@ -69,9 +69,6 @@ export const kindOfByte = (b: number): EventKind | undefined => KIND_BY_CODE[b &
 /** The source a kind byte says. */
 export const sourceOfByte = (b: number): EventSource => ((b & AST_KIND_BIT) !== 0 ? 'ast' : 'runtime');
 
-/** The kind byte of an event of this kind from this source. */
-export const kindByte = (kind: EventKind, source: EventSource): number => EVENT_KINDS[kind] | (source === 'ast' ? AST_KIND_BIT : 0);
-
 /** Kinds only instrumented code sends (call, return and exception come from both sources). */
 export const AST_ONLY_KINDS: readonly EventKind[] = ['line', 'locals', 'expr', 'probe', 'tail_call'];
 
