@@ -419,9 +419,11 @@ class FunctionTransformer {
         if (c.args.length !== 1 || opts === undefined || !isKeywordList(opts)) return leaf(t, l, canTail);
         // With `after`, nothing in the try is a last call, and its value is only known after `after` ran.
         if (kwKeys(opts).includes('after')) return leaf(t, l, canTail);
+        // With `else`, the protected body's value is what the user's else clauses match, not the try's value.
+        const hasElse = kwKeys(opts).includes('else');
         return call('try', c.meta, [
           mapKw(opts, (k, v) => {
-            if (k === 'do') return this.tails(v, false, firstLine(v) ?? l, leaf);
+            if (k === 'do') return hasElse ? v : this.tails(v, false, firstLine(v) ?? l, leaf);
             if (k === 'rescue' || k === 'catch' || k === 'else') return mapClauses(v, canTail);
             return v;
           }),
