@@ -268,7 +268,10 @@ export async function runRecording(values: ParsedValues, extraSpecs: string[], i
       if (cinema !== undefined) serverStopped = untilSignal();
     } catch (err) {
       // No summary to serve the end of: the page is closed with the command.
-      if (cinema !== undefined) await cinema.server.close();
+      if (cinema !== undefined) {
+        cinema.feed.stop();
+        await cinema.server.close();
+      }
       throw err;
     } finally {
       process.off('SIGINT', onSignal);
