@@ -39,6 +39,7 @@ interface PageTimeline {
   restarts(): number[];
   crashesKnown(): Promise<void>;
   revealPid(pid: number): void;
+  scrollTop(): number;
 }
 interface Canvas2D {
   getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
@@ -342,7 +343,12 @@ describe('cinema timeline on the shop recording', () => {
     await page.evaluate((i) => window.elixirScope!.store.select({ id: i }), ids.discount!);
     await page.keyboard.press('+');
     await page.keyboard.press('+');
-    const s = await until(page, (x) => x.hash.includes(`t=${ids.discount}`) && x.hash.includes('z='), 'the hash holds the moment');
+    // The hash is rewritten once per frame: wait until it holds this very view.
+    const s = await until(
+      page,
+      (x) => x.hash.includes(`t=${ids.discount}`) && x.hash.includes(`z=${Math.floor(x.view.t0)}-${Math.ceil(x.view.t1)}`),
+      'the hash holds the moment',
+    );
     const href = await page.evaluate(() => location.href);
     await page.close();
     const again = await open(b!, href.replace(/#.*$/, ''), new URL(href).hash);
@@ -396,6 +402,12 @@ describe('cinema timeline on a 1,000,000-event recording', () => {
     for (let i = 1; i <= 30; i++) await page.mouse.move(box.x + box.width * 0.8 - i * 15, box.y + 60);
     await page.mouse.up();
     const s1 = await until(page, (s) => s.view.t0 > s0.view.t0 && s.frames >= s0.frames + 10, 'dragging left pans to later times and draws frames');
+    // The wheel over the labels scrolls the lanes (1,009 lanes do not fit).
+    await page.mouse.move(box.x + 60, box.y + 100);
+    await page.mouse.wheel(0, 2000);
+    await page.waitForFunction(() => window.elixirScope!.timeline!.scrollTop() > 1000, null, { timeout: 10_000 });
+    const lanesAfterScroll = await inkInLane(page, 60, 20);
+    assert.ok(lanesAfterScroll > 0, 'the lanes scrolled into view are drawn');
     // Zoomed into one request, spans, marks and arrows are drawn (detail rather than density).
     await page.evaluate(() => {
       const st = window.elixirScope!.store;

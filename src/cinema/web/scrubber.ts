@@ -38,7 +38,7 @@ export const SHORTCUTS: readonly [string, string][] = [
   ['a / d', 'pan left / right'],
   ['0', 'show the whole recording'],
   ['PageUp / PageDown', 'scroll the lanes (timeline focused)'],
-  ['wheel', 'zoom around the cursor (shift + wheel scrolls the lanes)'],
+  ['wheel', 'zoom around the cursor; over the labels, or with shift, scroll the lanes'],
   ['drag', 'pan; drag the minimap rectangle to move the view'],
   ['?', 'this help'],
 ];

@@ -46,6 +46,8 @@ export interface TimelineHandle {
   crashesKnown(): Promise<void>;
   /** How long the last frame's drawing took, in ms (the benchmark's frame cost). */
   lastDrawMs(): number;
+  /** How far the lanes are scrolled (content pixels above the top of the canvas). */
+  scrollTop(): number;
 }
 
 /** `performance.mark` name set when the first frame with lanes is drawn (the benchmark reads it). */
@@ -203,6 +205,7 @@ class Timeline {
       restarts: () => [...this.restarts.keys()].sort((a, b) => a - b),
       crashesKnown: () => this.crashesRead,
       lastDrawMs: () => this.drawMs,
+      scrollTop: () => this.scrollY,
     };
   }
 
@@ -456,6 +459,18 @@ class Timeline {
     ctx.restore();
     this.drawGutter(visible);
     this.drawAxis();
+    this.drawScrollbar();
+  }
+
+  /** Where the lanes on screen are among all lanes (there is no native scrollbar on a canvas). */
+  private drawScrollbar(): void {
+    if (this.contentH <= this.h) return;
+    const { ctx } = this;
+    const track = this.h - 14;
+    const len = Math.max(16, (this.h / this.contentH) * track);
+    const y = (this.scrollY / Math.max(1, this.contentH - this.h)) * (track - len);
+    ctx.fillStyle = 'rgba(138,147,163,0.45)';
+    ctx.fillRect(this.w - 5, y, 4, len);
   }
 
   private drawSpan(
@@ -672,8 +687,9 @@ class Timeline {
     const cv = this.canvas;
     cv.addEventListener('wheel', (ev) => {
       ev.preventDefault();
-      if (ev.shiftKey || Math.abs(ev.deltaX) > Math.abs(ev.deltaY)) {
-        if (ev.shiftKey) {
+      if (ev.shiftKey || ev.offsetX < GUTTER || Math.abs(ev.deltaX) > Math.abs(ev.deltaY)) {
+        // Over the labels (or with shift) the wheel scrolls the lanes; sideways it pans.
+        if (ev.shiftKey || ev.offsetX < GUTTER) {
           this.scrollY += ev.deltaY;
           this.clampScroll();
           this.invalidate();
