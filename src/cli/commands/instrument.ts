@@ -50,6 +50,7 @@ Exit codes: 0 recorded, 1 failure, 2 usage error.
 `;
   },
   options: { ...recordCommand.options, ...limitOptions() },
+  positionals: true,
   async run(values, positionals, io) {
     return runRecording(values, positionals, io, 'instrument');
   },
