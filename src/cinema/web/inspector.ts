@@ -38,9 +38,11 @@ export interface StateJson {
   last: number | null;
   state: StateValueJson | null;
   previous_state: StateValueJson | null;
-  stack: Array<{ event: number; ts: number; mfa: string | null; args: string }>;
+  stack: Array<{ event: number; ts: number; mfa: string | null; args: string; source?: 'runtime' | 'ast' }>;
   last_message: EventJson | null;
-  locals: Array<{ name: string; value: string | TermView; event?: number; line?: number }>;
+  /** What AST probes saw in the active call: its latest `locals` bindings and line. */
+  locals: Array<{ name: string; value: string | TermView; event?: number; line?: number | null }>;
+  line?: { line: number; event: number; ts: number } | null;
   views?: {
     state: TermView | null;
     previous_state: TermView | null;
@@ -247,22 +249,29 @@ export class Inspector {
     out.push(state);
 
     const stack = section('es-insp-stack', 'Call Stack');
-    if (s.stack.length === 0) stack.append(text('none (no traced call was open)', 'es-none'));
+    if (s.stack.length === 0) {
+      stack.append(text('none (no traced call was open)', 'es-none'));
+      if (s.line != null) stack.append(line('es-insp-line', `At line ${s.line.line} (event `, ref(s.line.event, true), `, ${formatTs(s.line.ts)}), outside any traced call`));
+      this.appendLocals(stack, s);
+    }
     for (let i = s.stack.length - 1; i >= 0; i--) {
       const f = s.stack[i]!;
+      const active = i === s.stack.length - 1;
       const frame = document.createElement('div');
       frame.className = 'es-frame';
       frame.dataset['event'] = String(f.event);
-      const label = i === s.stack.length - 1 ? 'Active Call' : 'Called from';
-      frame.append(line('es-frame-head', `${label}: `, code(f.mfa ?? '?'), ' (event ', ref(f.event, true), `, ${formatTs(f.ts)})`));
+      frame.append(line('es-frame-head', `${active ? 'Active Call' : 'Called from'}: `, code(f.mfa ?? '?'), ' (event ', ref(f.event, true), `, ${formatTs(f.ts)})`));
+      // As the CLI and the original README lay it out: instrumented frames show where they were
+      // and their locals before the arguments.
+      const ast = active && (s.line != null || s.locals.length > 0 || f.source === 'ast');
+      if (ast && s.line != null) frame.append(line('es-insp-line', `At line ${s.line.line} (event `, ref(s.line.event, true), `, ${formatTs(s.line.ts)})`));
+      if (ast) this.appendLocals(frame, s);
       const args = document.createElement('div');
       args.className = 'es-frame-args';
-      args.append('Arguments: ', renderTerm(views?.stack[i] ?? { text: f.args, size: f.args.length }, { openDepth: 0 }));
+      args.append(ast ? 'Arguments (from Runtime/AST): ' : 'Arguments: ', renderTerm(views?.stack[i] ?? { text: f.args, size: f.args.length }, { openDepth: 0 }));
       frame.append(args);
-      if (i === s.stack.length - 1) this.appendLocals(frame, s);
       stack.append(frame);
     }
-    if (s.stack.length === 0) this.appendLocals(stack, s);
     out.push(stack);
 
     const msg = section('es-insp-message', 'Last message');
@@ -289,7 +298,7 @@ export class Inspector {
       row.className = 'es-local';
       const v = typeof l.value === 'string' ? { text: l.value, size: l.value.length } : l.value;
       row.append(code(`${l.name}: `), renderTerm(v, { openDepth: 0 }));
-      if (l.event !== undefined) row.append(' (event ', ref(l.event, true), l.line === undefined ? ')' : `, line ${l.line})`);
+      if (l.event !== undefined) row.append(' (event ', ref(l.event, true), l.line == null ? ')' : `, line ${l.line})`);
       box.append(row);
     }
     into.append(box);
