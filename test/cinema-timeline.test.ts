@@ -338,6 +338,17 @@ describe('cinema timeline on the shop recording', () => {
     await page.close();
   });
 
+  test('without its token, or with a wrong one, the page says what to open instead', async () => {
+    const page = await b!.newPage();
+    await page.goto(served!.url.replace(/\?token=.*$/, ''));
+    await page.locator('.fatal').waitFor();
+    assert.match((await page.locator('.fatal').textContent()) ?? '', /without its access token: open the exact URL that `elixir-scope ui` printed/);
+    await page.goto(served!.url.replace(/token=[\w-]+/, 'token=wrong'));
+    await page.locator('.fatal').waitFor();
+    assert.match((await page.locator('.fatal').textContent()) ?? '', /HTTP 403 — the access token was refused: reopen the URL `elixir-scope ui` printed/);
+    await page.close();
+  });
+
   test('a shared URL restores the moment: selected event, process and view', async () => {
     const page = await open(b!, served!.url);
     await page.evaluate((i) => window.elixirScope!.store.select({ id: i }), ids.discount!);
