@@ -63,9 +63,14 @@ export class AstNode {
 
   /** Compiles and loads quoted code; resolves to the modules it defined. Compile errors reject. */
   async compile(quoted: Term, file = 'demo.ex'): Promise<string[]> {
+    return (await this.compileBinaries(quoted, file)).map(([m]) => m);
+  }
+
+  /** As compile, with each module's object code. */
+  async compileBinaries(quoted: Term, file = 'demo.ex'): Promise<Array<[string, Buffer]>> {
     const r = await this.remote.rpc('Elixir.Code', 'compile_quoted', [quoted, Buffer.from(file)]);
     if (!Array.isArray(r)) throw new Error(`compile_quoted returned ${this.local.render(r)}`);
-    return r.map((e) => ((e as Tuple).elements[0] as Atom).name);
+    return r.map((e) => [((e as Tuple).elements[0] as Atom).name, (e as Tuple).elements[1] as Buffer]);
   }
 
   /** Points the module's probe points at our mailbox. */
