@@ -299,12 +299,17 @@ export class Store {
     this.growing = this.growing.then(async () => {
       const from = this.count;
       if (count <= from) return;
-      // New events may name processes or MFAs meta does not have yet.
-      const meta = await this.api.getJson<MetaResponse>('/api/meta');
       const chunk = await this.api.getColumns(from, count);
-      this.meta = meta;
+      // New events may name processes or MFAs meta does not have yet: only then fetch it again.
+      let unknown = false;
+      for (let i = 0; i < chunk.count && !unknown; i++) {
+        const p = chunk.pid[i]!;
+        const m = chunk.mfa[i]!;
+        unknown = (p !== NONE && p >= this.meta.processes.length) || (m !== NONE && m >= this.meta.mfas.length);
+      }
+      if (unknown) this.meta = await this.api.getJson<MetaResponse>('/api/meta');
       this.append(chunk);
-      this.emit('meta', { meta });
+      if (unknown) this.emit('meta', { meta: this.meta });
       this.emit('grow', { from, to: this.count });
     }).catch((err: unknown) => {
       console.error('elixir-scope: could not fetch the new events', err);

@@ -14,7 +14,7 @@
  * holds few enough events for them to be read. Marks of one color are filled as one path.
  */
 
-import type { EventDetail } from './api.js';
+import type { EventDetail, ProcessMeta } from './api.js';
 import { NONE, type Store } from './store.js';
 import { KIND } from './store.js';
 import { mountMinimap } from './minimap.js';
@@ -181,6 +181,8 @@ class Timeline {
         else store.setView({ t0: v.t0 + (full.t1 - lastFull.t1), t1: full.t1 }, 'live');
       }
       lastFull = full;
+      this.layoutRows();
+      this.findRestarts();
       this.invalidate();
     });
     store.on('meta', () => {
@@ -221,8 +223,11 @@ class Timeline {
   /** Lanes sorted by node, then supervision group, then first appearance; a header per group. */
   private layoutRows(): void {
     this.labelCache.clear();
-    const procs = [...this.store.meta.processes].filter((p) => p.count > 0);
-    procs.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) || cmpGroup(a.group, b.group) || (a.first ?? 0) - (b.first ?? 0));
+    // The store's own index, not meta's counts: while live, meta is fetched again only when
+    // events name a process it lacks, so a known process's count there can be stale.
+    const procs = [...this.store.meta.processes].filter((p) => this.store.idsOfPid(p.index).length > 0);
+    const first = (p: ProcessMeta): number => this.store.idsOfPid(p.index)[0]!;
+    procs.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) || cmpGroup(a.group, b.group) || first(a) - first(b));
     const rows: Row[] = [];
     const laneY = new Map<number, number>();
     let y = 0;
@@ -247,11 +252,13 @@ class Timeline {
   private findRestarts(): void {
     const byName = new Map<string, number>();
     this.restarts.clear();
-    const procs = [...this.store.meta.processes].sort((a, b) => (a.first ?? 0) - (b.first ?? 0));
-    for (const p of procs) {
-      if (p.name === null || p.first === null) continue;
-      if (byName.has(p.name)) this.restarts.set(p.first, p.name);
-      byName.set(p.name, p.index);
+    const firsts = this.store.meta.processes
+      .map((p) => ({ p, first: this.store.idsOfPid(p.index)[0] }))
+      .filter((x): x is { p: ProcessMeta; first: number } => x.first !== undefined && x.p.name !== null)
+      .sort((a, b) => a.first - b.first);
+    for (const { p, first } of firsts) {
+      if (byName.has(p.name!)) this.restarts.set(first, p.name!);
+      byName.set(p.name!, p.index);
     }
   }
 
