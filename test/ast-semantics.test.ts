@@ -71,7 +71,7 @@ describe('instrumented code behaves as the original', () => {
     assert.match(n.output().slice(seen), /warning: variable "x" is unused/);
   });
 
-  it('a tail call to another module keeps its result recorded: its exception shows the caller as one more frame', async () => {
+  it('a tail call to another module stays a last call: its exception shows the same frames', async () => {
     // Frames as {module, function, arity}: the BEAM gives the raising frame a line or not depending on its caller.
     const frames = "{:error, _, st, _} = Runner.capture(Shapes, :crash_remote, [1]); Enum.map(st, fn {m, f, a, _} -> {m, f, if(is_list(a), do: length(a), else: a)} end)";
     await n.compile(quoted, 'shapes.ex');
@@ -79,7 +79,7 @@ describe('instrumented code behaves as the original', () => {
     const r = instrumentModule(quoted, { module: 'Elixir.Shapes', all: EVERY_LEVEL });
     await n.compile(r.quoted, 'shapes.ex');
     const after = await n.evalElixir(frames);
-    assert.equal(after, before.replace('{String, :upcase, 2}, ', '{String, :upcase, 2}, {Shapes, :crash_remote, 1}, '));
+    assert.equal(after, before);
   });
 });
 

@@ -156,6 +156,7 @@ export function instrumentModule(quoted: Term, plan: ModulePlan): InstrumentResu
   const stats = new Map<string, InstrumentedFunction>();
   const hits = new Map<string, Set<number>>();
   const stmts = statements(found.body);
+  const macroSources = requiredModules(found.body);
   const newStmts = stmts.map((stmt, i) => {
     const f = defForm(stmt, i);
     if (f === undefined || !f.hasBody || (f.kind !== 'def' && f.kind !== 'defp')) return stmt;
@@ -170,7 +171,7 @@ export function instrumentModule(quoted: Term, plan: ModulePlan): InstrumentResu
       done.push(st);
     }
     st.clauses++;
-    const fx = new FunctionTransformer(modAtom, f.name, f.arity, keys, levels, st, hits.get(key)!);
+    const fx = new FunctionTransformer(modAtom, f.name, f.arity, keys, levels, st, hits.get(key)!, macroSources);
     return fx.clause(stmt as Tuple);
   });
   for (const [key, levels] of wanted) {
@@ -212,6 +213,32 @@ const A_PT = atom('persistent_term');
 const A_OK = atom('ok');
 const A_RET = atom('$es_ret');
 
+const A_KERNEL = atom('Elixir.Kernel');
+/** The module of a tail call known only at run time (a fun call). */
+const A_DYNAMIC = atom('$dynamic');
+
+/**
+ * Kernel functions (name/arity) that compile to a real call. Not here: operators and guards (BIF
+ * instructions, run in the caller's frame), macros, and exit/1 and throw/1 (the compiler never makes
+ * them last calls, so the caller's frame is in their stacktrace already, and the exception is recorded).
+ */
+const KERNEL_CALLS = new Set([
+  'apply/2', 'apply/3', 'send/2', 'spawn/1', 'spawn/3', 'spawn_link/1', 'spawn_link/3', 'spawn_monitor/1', 'spawn_monitor/3',
+  'struct/1', 'struct/2', 'struct!/1', 'struct!/2', 'get_in/2', 'put_in/3', 'update_in/3', 'get_and_update_in/3', 'pop_in/2',
+  'inspect/1', 'inspect/2', 'make_ref/0', 'put_elem/3', 'function_exported?/3', 'macro_exported?/3', 'binary_slice/2', 'binary_slice/3',
+]);
+
+/** `:erlang` functions the compiler turns into instructions (guard BIFs, operators): not calls. */
+const ERLANG_INLINE = new Set([
+  'abs', 'bit_size', 'byte_size', 'ceil', 'element', 'float', 'floor', 'hd', 'is_atom', 'is_binary', 'is_bitstring', 'is_boolean',
+  'is_float', 'is_function', 'is_integer', 'is_list', 'is_map', 'is_map_key', 'is_number', 'is_pid', 'is_port', 'is_record',
+  'is_reference', 'is_tuple', 'length', 'map_get', 'map_size', 'node', 'round', 'self', 'size', 'tl', 'trunc', 'tuple_size',
+  'binary_part', 'max', 'min', '+', '-', '*', '/', 'div', 'rem', 'band', 'bor', 'bxor', 'bnot', 'bsl', 'bsr', 'not', 'and', 'or',
+  'xor', '==', '/=', '=<', '<', '>=', '>', '=:=', '=/=',
+]);
+/** `:erlang` functions that raise: never last calls (their caller's frame stays), and the exception is recorded. */
+const ERLANG_RAISE = new Set(['error', 'exit', 'throw', 'raise', 'nif_error']);
+
 /** Forms whose tail positions are the tails of their branches. */
 const BRANCHING = new Set(['case', 'cond', 'if', 'unless', 'receive', 'with', 'try', '__block__']);
 
@@ -230,6 +257,8 @@ class FunctionTransformer {
     private readonly stats: InstrumentedFunction,
     /** Lines that got a probe point, to tell the user about lines that got none. */
     private readonly hit: Set<number>,
+    /** Modules the source requires, imports or uses (as written): a remote call into one of them may be a macro. */
+    private readonly macroSources: Set<string> = new Set(),
   ) {
     this.mfa = tupleOf([], [mod, atom(fun), arity]);
   }
@@ -312,21 +341,21 @@ class FunctionTransformer {
 
   private boundaries(body: Term, line: number): Term {
     const gm = genMeta(line);
-    const tails: Array<{ tag: Atom; vars: Tuple[]; callee: Term; calleeArity: number; line: number; build: (args: Term[]) => Term }> = [];
+    const tails: Array<{ tag: Atom; vars: Tuple[]; callee: (vars: Term[]) => Term; line: number; build: (args: Term[]) => Term }> = [];
     const retLines = new Set<number>();
     // First pass: which lines can the value come from? One line: no need to carry it at run time.
     this.tails(body, true, line, (leaf, l) => {
-      if (this.selfCall(leaf) === undefined) retLines.add(l);
+      if (this.realCall(leaf) === undefined) retLines.add(l);
       return leaf;
     });
     const carry = retLines.size > 1;
     const lastLineOfBody = firstLine(statements(body).at(-1)!) ?? line;
     const newBody = this.tails(body, true, line, (leaf, l, canTail) => {
-      const sc = canTail ? this.selfCall(leaf) : undefined;
+      const sc = canTail ? this.realCall(leaf) : undefined;
       if (sc !== undefined) {
         const tag = atom(`$es_tail_${tails.length}`);
         const vars = sc.args.map(() => this.fresh('t', l));
-        tails.push({ tag, vars, callee: sc.calleeMfa, calleeArity: sc.args.length, line: l, build: sc.build });
+        tails.push({ tag, vars, callee: sc.callee, line: l, build: sc.build });
         this.stats.tailCalls++;
         return tupleOf(genMeta(l), [tag, ...sc.args]);
       }
@@ -342,7 +371,7 @@ class FunctionTransformer {
     const elseClauses: Term[] = [];
     for (const t of tails) {
       const tm = genMeta(t.line);
-      elseClauses.push(clause(tm, [tupleOf(tm, [t.tag, ...t.vars])], block(tm, [this.emit('tail_call', t.line, t.callee), t.build(t.vars)])));
+      elseClauses.push(clause(tm, [tupleOf(tm, [t.tag, ...t.vars])], block(tm, [this.emit('tail_call', t.line, t.callee(t.vars)), t.build(t.vars)])));
     }
     if (carry) {
       const l = this.fresh('l', line);
@@ -434,30 +463,77 @@ class FunctionTransformer {
     }
   }
 
-  /** A call of one of this module's functions (locally, through __MODULE__ or its own name; or the end of a pipe). */
-  private selfCall(t: Term, piped: Term[] = []): { args: Term[]; calleeMfa: Term; build: (args: Term[]) => Term } | undefined {
+  /**
+   * A real call (one the compiler makes a last call in tail position), with the values to carry out
+   * of the protected part (`args`: what must be evaluated where the original evaluated it), how to
+   * make the call from them, and the `tail_call` payload. Real: a function of this module (locally,
+   * through __MODULE__ or its own name), a Kernel function that is not a BIF instruction, a remote
+   * call into an Erlang module or into an Elixir module the source does not require/import/use
+   * (only those could be macros), a remote call on a module in a variable, a fun call on a
+   * variable; or the end of a pipe into one of these. Operators and guard BIFs are not (the
+   * function's frame stays while they run anyway), nor macros: their arguments may not be values.
+   */
+  private realCall(t: Term, piped: Term[] = []): { args: Term[]; callee: (vars: Term[]) => Term; build: (args: Term[]) => Term } | undefined {
     const pipe = asCall(t, '|>');
     // `a |> f(b)` is `f(a, b)`: the piped value is the first argument.
-    if (pipe !== undefined && pipe.args.length === 2 && piped.length === 0) return this.selfCall(pipe.args[1]!, [pipe.args[0]!]);
+    if (pipe !== undefined && pipe.args.length === 2 && piped.length === 0) return this.realCall(pipe.args[1]!, [pipe.args[0]!]);
     const n = asNode(t);
     if (n === undefined || !Array.isArray(n.args)) return undefined;
     const args = [...piped, ...n.args];
-    let fun: string;
-    if (n.form instanceof Atom) fun = n.form.name;
-    else {
-      const r = asRemoteCall(t);
-      if (r === undefined) return undefined;
-      const tv = asVar(r.target);
-      const isSelf = (tv !== undefined && tv.name === '__MODULE__') || aliasNameOf(r.target) === this.mod.name || r.target === this.mod;
-      if (!isSelf) return undefined;
-      fun = r.fun;
+    const arity = args.length;
+    const mfa = (m: Term, f: string): Tuple => tupleOf([], [m, atom(f), arity]);
+    const same = (as: Term[]): Term => new Tuple([n.form, n.meta, as]);
+    if (n.form instanceof Atom) {
+      const fun = n.form.name;
+      if (this.moduleFns.has(`${fun}/${arity}`)) return { args, callee: () => mfa(this.mod, fun), build: same };
+      if (KERNEL_CALLS.has(`${fun}/${arity}`)) return { args, callee: () => mfa(A_KERNEL, fun), build: same };
+      return undefined;
     }
-    if (!this.moduleFns.has(`${fun}/${args.length}`)) return undefined;
-    return {
-      args,
-      calleeMfa: tupleOf([], [this.mod, atom(fun), args.length]),
-      build: (as) => new Tuple([n.form, n.meta, as]),
-    };
+    const dot = asCall(n.form, '.');
+    if (dot === undefined) return undefined;
+    if (dot.args.length === 1) {
+      // `f.(x)`: the fun is carried too (it may be bound in the protected part); only a variable, so
+      // evaluating it before the arguments changes nothing.
+      if (asVar(dot.args[0]!) === undefined) return undefined;
+      return {
+        args: [dot.args[0]!, ...args],
+        callee: () => tupleOf([], [A_DYNAMIC, atom('fun'), arity]),
+        build: (vs) => new Tuple([new Tuple([atom('.'), dot.meta, [vs[0]!]]), n.meta, vs.slice(1)]),
+      };
+    }
+    const r = asRemoteCall(t);
+    if (r === undefined) return undefined;
+    const tv = asVar(r.target);
+    if (tv !== undefined && tv.name === '__MODULE__') return this.moduleFns.has(`${r.fun}/${arity}`) ? { args, callee: () => mfa(this.mod, r.fun), build: same } : undefined;
+    if (tv !== undefined) {
+      // `map.key` reads a field; `mod.f()` (with parens) calls.
+      if (kwGet(n.meta, 'no_parens') === atom('true')) return undefined;
+      return {
+        args: [r.target, ...args],
+        callee: (vs) => tupleOf([], [vs[0]!, atom(r.fun), arity]),
+        build: (vs) => new Tuple([new Tuple([atom('.'), r.dotMeta, [vs[0]!, atom(r.fun)]]), n.meta, vs.slice(1)]),
+      };
+    }
+    const alias = aliasNameOf(r.target);
+    if (alias === this.mod.name || r.target === this.mod) return this.moduleFns.has(`${r.fun}/${arity}`) ? { args, callee: () => mfa(this.mod, r.fun), build: same } : undefined;
+    if (alias !== undefined) {
+      if (alias === 'Elixir.Kernel') return KERNEL_CALLS.has(`${r.fun}/${arity}`) ? { args, callee: () => mfa(A_KERNEL, r.fun), build: same } : undefined;
+      if (alias === 'Elixir.Kernel.SpecialForms' || this.mayBeMacro(alias)) return undefined;
+      // The alias as written: the compiler resolves it (aliases in scope included) to the module atom.
+      return { args, callee: () => mfa(r.target, r.fun), build: same };
+    }
+    if (r.target instanceof Atom && !r.target.name.startsWith('Elixir.')) {
+      if (r.target === A_ERLANG && (ERLANG_INLINE.has(r.fun) || ERLANG_RAISE.has(r.fun))) return undefined;
+      return { args, callee: () => mfa(r.target, r.fun), build: same };
+    }
+    return undefined;
+  }
+
+  /** Whether an alias names (or ends like) a module the source requires, imports or uses. */
+  private mayBeMacro(alias: string): boolean {
+    const last = alias.slice(alias.lastIndexOf('.') + 1);
+    for (const m of this.macroSources) if (m === alias || m.slice(m.lastIndexOf('.') + 1) === last) return true;
+    return false;
   }
 
   // -- inside the body: lines, locals, expressions, probes -------------------------------------
@@ -516,7 +592,7 @@ class FunctionTransformer {
         out.push(...pre, s);
         continue;
       }
-      if (isTail && (isStructural(stmt) || this.selfCall(stmt) !== undefined)) {
+      if (isTail && (isStructural(stmt) || this.realCall(stmt) !== undefined)) {
         // The value comes from a branch (instrumented on its own) or a tail call that must stay last:
         // what is "after" this expression is recorded just before it.
         out.push(...pre, ...post, ...after.map((p) => this.probe(p)), s);
@@ -757,6 +833,25 @@ function clauseLine(x: { meta: Term[]; body: Term }): number | undefined {
 function union(a: string[], b: string[]): string[] {
   const out = [...a];
   for (const x of b) if (!out.includes(x)) out.push(x);
+  return out;
+}
+
+/** Every module the body requires, imports or uses (anywhere in it: they are lexical), by full alias as written. */
+function requiredModules(body: Term): Set<string> {
+  const out = new Set<string>();
+  const walk = (t: Term): void => {
+    const c = asCall(t);
+    if (c !== undefined && (c.name === 'require' || c.name === 'import' || c.name === 'use') && c.args.length >= 1) {
+      const name = aliasNameOf(c.args[0]!) ?? (c.args[0] instanceof Atom ? c.args[0].name : undefined);
+      if (name !== undefined) out.add(name);
+      const as = c.args[1] !== undefined ? kwGet(c.args[1], 'as') : undefined;
+      const asName = as !== undefined ? aliasNameOf(as) : undefined;
+      if (asName !== undefined) out.add(asName);
+    }
+    if (t instanceof Tuple) for (const e of t.elements) walk(e);
+    else if (Array.isArray(t)) for (const e of t) walk(e);
+  };
+  walk(body);
   return out;
 }
 
