@@ -78,6 +78,13 @@ export function callPathAt(roots: readonly CallNodeJson[], id: number): CallNode
   }
 }
 
+/** Whether events `from .. to - 1` include one of these processes'. */
+export function touches(store: Store, pids: readonly number[], from: number, to: number): boolean {
+  const col = store.cols.pid;
+  for (let i = from; i < to; i++) if (pids.includes(col[i]!)) return true;
+  return false;
+}
+
 // ----------------------------------------------------------------------------------------------
 // PUBLIC: the panel
 // ----------------------------------------------------------------------------------------------
@@ -100,6 +107,7 @@ export class CallTreePanel {
   /** The call behind each tree item that has children, for building them when it is opened. */
   private readonly nodes = new WeakMap<HTMLElement, { node: CallNodeJson; depth: number }>();
   private generation = 0;
+  private reloadTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     host: HTMLElement,
@@ -119,9 +127,14 @@ export class CallTreePanel {
     this.flame = new FlameChart(flameHost, (n) => this.choose(n));
     this.tree.addEventListener('click', (ev) => this.onClick(ev));
     this.store.on('select', () => this.sync());
-    this.store.on('grow', () => {
-      // Calls of a live recording end and begin as events arrive.
-      if (this.store.live && this.pid !== null) void this.load(this.pid);
+    this.store.on('grow', ({ from, to }) => {
+      // Calls of a live recording end and begin as events arrive: reload when this process had
+      // some, at most once a second (a busy node grows the recording many times a second).
+      if (this.pid === null || this.reloadTimer !== undefined || !touches(this.store, [this.pid], from, to)) return;
+      this.reloadTimer = setTimeout(() => {
+        this.reloadTimer = undefined;
+        if (this.pid !== null) void this.load(this.pid);
+      }, 1000);
     });
     this.sync();
   }

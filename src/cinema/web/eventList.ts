@@ -365,9 +365,15 @@ export class EventList {
     if (this.win === null) {
       this.scrollToRow(id);
     } else {
-      const i = lastAtOrBefore(this.win.ids, id);
-      const inside = i >= 0 && (i < this.win.ids.length - 1 || this.win.after === null) && (i > 0 || this.win.before === null || this.win.ids[0] === id);
-      if (inside) this.scrollToRow(i);
+      // The window answers for the playhead when no unloaded match can lie between it and the window.
+      const w = this.win;
+      const first = w.ids[0];
+      const last = w.ids.at(-1);
+      const covered =
+        first === undefined || last === undefined
+          ? w.before === null && w.after === null
+          : (id >= first || w.before === null) && (id <= last || w.after === null);
+      if (covered) this.scrollToRow(Math.max(0, lastAtOrBefore(w.ids, id)));
       else void this.loadWindowAt(id);
     }
     this.queueDraw();

@@ -12,7 +12,7 @@
 
 import type { Store } from './store.js';
 import { KIND, NONE } from './store.js';
-import { formatDuration } from './callTree.js';
+import { formatDuration, touches } from './callTree.js';
 
 // ----------------------------------------------------------------------------------------------
 // PUBLIC
@@ -78,6 +78,7 @@ export class SequenceDiagram {
   private generation = 0;
   private windowStart = 0;
   private recenter = true;
+  private reloadTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     host: HTMLElement,
@@ -95,8 +96,13 @@ export class SequenceDiagram {
     host.append(this.root);
     this.canvas.addEventListener('click', (ev) => this.onClick(ev));
     store.on('select', () => this.sync());
-    store.on('grow', () => {
-      if (this.store.live && this.pids.length > 0) void this.load();
+    store.on('grow', ({ from, to }) => {
+      // New messages among the chosen processes: reload, at most once a second.
+      if (this.reloadTimer !== undefined || !touches(this.store, this.pids, from, to)) return;
+      this.reloadTimer = setTimeout(() => {
+        this.reloadTimer = undefined;
+        void this.load();
+      }, 1000);
     });
     this.sync();
   }
