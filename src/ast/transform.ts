@@ -14,12 +14,12 @@
  * ElixirScope) and injected nodes carry the user's line, so stacktraces keep the user's lines.
  *
  * Function boundaries wrap a clause body in `try`, which would turn the body's last call into a
- * non-last call and make a tail-recursive loop grow its stack. So a tail call to a function of the
- * same module is taken out of the protected part: the body returns `{:"$es_tail_N", args...}`
- * instead of calling, and the `else` of the `try` (which is not protected) makes the call, as a last
- * call. Calls to other modules in tail position stay inside, so their result is recorded as the
- * function's return: their loops are theirs, and an exception they raise shows the instrumented
- * function as one more frame of its stacktrace.
+ * non-last call and make a tail-recursive loop grow its stack (and add the function's frame to the
+ * stacktrace of whatever the call raises). So every real call in tail position (see realCall) is
+ * taken out of the protected part: the body returns `{:"$es_tail_N", args...}` instead of calling,
+ * and the `else` of the `try` (which is not protected) makes the call, as a last call, after a
+ * `tail_call` event naming the callee. The price: a function ending in a real call reports
+ * `tail_call`, not `return`, since its frame is gone before the result exists.
  */
 
 import { Atom, Tuple, atom, type Term } from '../erlang/terms.js';
@@ -181,7 +181,7 @@ export function instrumentModule(quoted: Term, plan: ModulePlan): InstrumentResu
   const d = asCall(found.node)!;
   const doKw = d.args[1] as Tuple[];
   const bodyMeta = asNode(found.body)?.meta ?? [];
-  const newBody = stmts.length === 1 && asCall(found.body, '__block__') === undefined ? newStmts[0]! : call('__block__', bodyMeta, newStmts);
+  const newBody = withoutQuoteColumns(stmts.length === 1 && asCall(found.body, '__block__') === undefined ? newStmts[0]! : call('__block__', bodyMeta, newStmts));
   // A nested module is compiled alone: give it its full name (aliases of the enclosing module are not carried over).
   const nameNode = found.nested ? modAtom : d.args[0]!;
   const out = new Tuple([atom('defmodule'), d.meta, [nameNode, kwPut(doKw, 'do', newBody)]]);
@@ -834,6 +834,23 @@ function union(a: string[], b: string[]): string[] {
   const out = [...a];
   for (const x of b) if (!out.includes(x)) out.push(x);
   return out;
+}
+
+/**
+ * The source was parsed with `columns: true` (for labels), elixirc parses without: a `quote` would
+ * then return its nodes with `column:` metadata the original never had (Corpus.Quoting). Columns
+ * change nothing else the compiler emits, so they go from inside every quote.
+ */
+function withoutQuoteColumns(t: Term, inQuote = false): Term {
+  const n = asNode(t);
+  if (n !== undefined) {
+    const q = inQuote || (n.form instanceof Atom && n.form.name === 'quote');
+    const m = q ? n.meta.filter((e) => !(e instanceof Tuple && e.elements.length === 2 && e.elements[0] === atom('column'))) : n.meta;
+    return new Tuple([withoutQuoteColumns(n.form, q), m, Array.isArray(n.args) ? n.args.map((a) => withoutQuoteColumns(a, q)) : n.args]);
+  }
+  if (t instanceof Tuple) return new Tuple(t.elements.map((e) => withoutQuoteColumns(e, inQuote)));
+  if (Array.isArray(t)) return t.map((e) => withoutQuoteColumns(e, inQuote));
+  return t;
 }
 
 /** Every module the body requires, imports or uses (anywhere in it: they are lexical), by full alias as written. */
