@@ -352,11 +352,13 @@ export class SequenceDiagram {
   }
 }
 
-/** A message as a reader names it: `call {:reserve, ...}` for a GenServer call, `cast ...`, else its text. */
+/** A message as a reader names it: `call {:reserve, ...}`, `cast ...`, `reply :ok` for GenServer traffic, else its text. */
 export function messageLabel(text: string): string {
   const els = tupleElements(text);
   if (els !== null && els[0] === ':"$gen_call"' && els.length === 3) return `call ${els[2]}`;
   if (els !== null && els[0] === ':"$gen_cast"' && els.length === 2) return `cast ${els[1]}`;
+  // A GenServer reply is `{Tag, Reply}`, the tag a reference or (OTP 24+) an alias list.
+  if (els !== null && els.length === 2 && /^(#Reference<|\[:alias \| #Reference<)/.test(els[0]!)) return `reply ${els[1]}`;
   return text;
 }
 
