@@ -55,6 +55,8 @@
 -export([version/0, start_session/2, request/3, relay_count/0]).
 %% AST instrumentation (docs/ast.md): called over rpc, they run in the caller, never in the relay.
 -export([ast_source/2, instrument/3, instrumented/0, revert_all/1]).
+%% Read only, over rpc, runs in the rpc worker (docs/agent-protocol.md, "Supervision tree").
+-export([supervision_tree/1]).
 %% Internal: the relay's entry point (its initial_call identifies relays of every version).
 -export([relay_init/1]).
 
@@ -1529,4 +1531,179 @@ revert_all_(Which) ->
     case [E || {_, {error, _} = E} <- Results] of
         [] -> {ok, lists:append([Done || {_, {ok, Done}} <- Results])};
         [E | _] -> E
+    end.
+
+%% ================================================================================================
+%% SUPERVISION TREE
+%% ================================================================================================
+%% What the Cinema groups processes by: for each running application, its top supervisor (from the
+%% application master) and, recursively, what each supervisor says its children are.
+%%
+%%   {ok, #{entries := [#{app, pid, parent, id, type, name} | ...], truncated := false}} =
+%%       elixir_scope_agent:supervision_tree(#{timeout => 500, max_entries => 20000, budget_ms => 5000}).
+%%
+%% Why it is safe on a live node: it only reads. The only messages it sends are the calls a
+%% supervisor answers by contract (count_children, which_children) and application_master's own
+%% get_child, each with a timeout, so a busy or suspended supervisor costs at most `timeout` ms and is
+%% marked skipped instead of waited for (late replies go to a dead alias or a killed helper). A
+%% process is asked only when its '$initial_call' says it is a supervisor (a worker that is not one
+%% could crash on a call it does not expect), and not when its mailbox is long or its status is
+%% suspended. Every supervisor's children are counted before they are listed, so the answer never
+%% grows past max_entries; the whole walk stops asking once budget_ms has passed.
+
+supervision_tree(Opts) when is_map(Opts) ->
+    Get = fun(K, D) -> maps:get(K, Opts, D) end,
+    Vals = [{timeout, Get(timeout, 500)}, {max_entries, Get(max_entries, 20000)}, {budget_ms, Get(budget_ms, 5000)}],
+    case [K || {K, V} <- Vals, not (is_integer(V) andalso V > 0)] of
+        [] ->
+            [{_, T}, {_, Max}, {_, Budget}] = Vals,
+            Ctx = {T, Max, erlang:monotonic_time(millisecond) + Budget},
+            Apps = try application:which_applications(T) of
+                       L when is_list(L) -> [A || {A, _, _} <- L]
+                   catch exit:_ -> []
+                   end,
+            S = lists:foldl(fun(App, Acc) -> tree_app(App, Ctx, Acc) end,
+                            #{entries => [], n => 0, seen => #{}, truncated => false}, Apps),
+            {ok, #{entries => lists:reverse(maps:get(entries, S)), truncated => maps:get(truncated, S),
+                   apps => Apps}};
+        Bad ->
+            {error, {bad_opts, Bad}}
+    end;
+supervision_tree(Opts) ->
+    {error, {badarg, [Opts]}}.
+
+tree_app(App, {T, _, _} = Ctx, S) ->
+    case application_controller:get_master(App) of
+        Master when is_pid(Master) ->
+            case top_supervisor(Master, T) of
+                {ok, Pid} -> tree_walk(App, undefined, undefined, Pid, supervisor, Ctx, S);
+                none -> S;
+                {skipped, Why} -> tree_add(#{app => App, pid => undefined, parent => undefined, id => undefined,
+                                             type => supervisor, name => undefined, skipped => Why}, Ctx, S)
+            end;
+        _ ->
+            %% A library application: no processes of its own.
+            S
+    end.
+
+%% application_master:get_child/1 waits without a timeout, so it runs in a helper we can kill.
+top_supervisor(Master, T) ->
+    Self = self(),
+    Ref = make_ref(),
+    {H, MRef} = spawn_monitor(fun() -> Self ! {Ref, application_master:get_child(Master)} end),
+    receive
+        {Ref, Reply} ->
+            erlang:demonitor(MRef, [flush]),
+            case Reply of
+                {Pid, _Mod} when is_pid(Pid) -> {ok, Pid};
+                _ -> none
+            end;
+        {'DOWN', MRef, process, H, _} ->
+            none
+    after T ->
+        exit(H, kill),
+        erlang:demonitor(MRef, [flush]),
+        receive {Ref, _} -> ok after 0 -> ok end,
+        {skipped, timeout}
+    end.
+
+tree_walk(App, Parent, Id, Pid, Type, {_, Max, _} = Ctx, #{n := N, seen := Seen} = S) ->
+    Entry = #{app => App, pid => Pid, parent => Parent, id => printable(Id), type => Type,
+              name => registered_name(Pid)},
+    IsNew = is_pid(Pid) andalso not maps:is_key(Pid, Seen),
+    if
+        N >= Max ->
+            S#{truncated := true};
+        Type =:= supervisor, IsNew ->
+            S1 = S#{seen := Seen#{Pid => true}},
+            case tree_children(Pid, Ctx, Max - N - 1) of
+                {ok, Kids} ->
+                    S2 = tree_add(Entry, Ctx, S1),
+                    lists:foldl(fun({KId, KPid, KType, _Mods}, Acc) ->
+                                        tree_walk(App, Pid, KId, KPid, KType, Ctx, Acc);
+                                   (_, Acc) -> Acc
+                                end, S2, Kids);
+                {skipped, Why} ->
+                    tree_add(Entry#{skipped => Why}, Ctx, S1)
+            end;
+        true ->
+            tree_add(Entry, Ctx, S)
+    end.
+
+tree_add(Entry, {_, Max, _}, #{n := N, entries := Es} = S) ->
+    if
+        N >= Max -> S#{truncated := true};
+        true -> S#{n := N + 1, entries := [Entry | Es]}
+    end.
+
+tree_children(Pid, {T, _, Deadline}, Room) ->
+    Left = Deadline - erlang:monotonic_time(millisecond),
+    case erlang:process_info(Pid, [status, message_queue_len, dictionary]) of
+        undefined ->
+            {skipped, noproc};
+        _ when Left =< 0 ->
+            {skipped, budget};
+        [{status, suspended} | _] ->
+            {skipped, suspended};
+        [_, {message_queue_len, Q} | _] when Q > 1000 ->
+            {skipped, busy};
+        [_, _, {dictionary, Dict}] ->
+            case is_supervisor(proplists:get_value('$initial_call', Dict)) of
+                false ->
+                    {skipped, not_a_supervisor};
+                true ->
+                    Wait = min(T, Left),
+                    case ask_supervisor(Pid, count_children, Wait) of
+                        {ok, Counts} when is_list(Counts) ->
+                            Size = max(proplists:get_value(specs, Counts, 0), proplists:get_value(active, Counts, 0)),
+                            if
+                                Size > Room -> {skipped, too_many};
+                                true -> list_children(Pid, Wait)
+                            end;
+                        {ok, _} ->
+                            {skipped, not_a_supervisor};
+                        Skipped ->
+                            Skipped
+                    end
+            end
+    end.
+
+list_children(Pid, Wait) ->
+    case ask_supervisor(Pid, which_children, Wait) of
+        {ok, Kids} when is_list(Kids) -> {ok, Kids};
+        {ok, _} -> {skipped, not_a_supervisor};
+        Skipped -> Skipped
+    end.
+
+%% Erlang's supervisor (Elixir's Supervisor is one) and Elixir's DynamicSupervisor (Task.Supervisor
+%% is one) answer count_children and which_children; nothing else is asked.
+is_supervisor({supervisor, _, _}) -> true;
+is_supervisor({'Elixir.DynamicSupervisor', _, _}) -> true;
+is_supervisor(_) -> false.
+
+%% gen_server:call with a timeout: since OTP 24 the request goes to an alias, so a reply that comes
+%% after the timeout is dropped by the runtime instead of landing in this process.
+ask_supervisor(Pid, Req, Wait) ->
+    try
+        {ok, gen_server:call(Pid, Req, Wait)}
+    catch
+        exit:{timeout, _} -> {skipped, timeout};
+        exit:{noproc, _} -> {skipped, noproc};
+        exit:{normal, _} -> {skipped, noproc};
+        exit:_ -> {skipped, error}
+    end.
+
+registered_name(Pid) when is_pid(Pid) ->
+    case erlang:process_info(Pid, registered_name) of
+        {registered_name, Name} -> Name;
+        _ -> undefined
+    end;
+registered_name(_) ->
+    undefined.
+
+%% Child ids are any term; a huge one is cut so that one odd id cannot make the answer big.
+printable(Id) ->
+    case erlang:external_size(Id) of
+        Size when Size > 1024 -> {'$es_truncated', Size, '$es_cut'};
+        _ -> Id
     end.
