@@ -13,12 +13,14 @@
 
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 /** Where screenshots go (ignored by git). */
-export const ARTIFACTS = resolve(import.meta.dirname ?? '.', '..', '..', '..', 'test-artifacts');
+// dist/test/support/ → the checkout's root.
+export const ARTIFACTS = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test-artifacts');
 
 export interface TestBrowser {
   context: BrowserContext;
