@@ -227,14 +227,25 @@ class Timeline {
     // events name a process it lacks, so a known process's count there can be stale.
     const procs = [...this.store.meta.processes].filter((p) => this.store.idsOfPid(p.index).length > 0);
     const first = (p: ProcessMeta): number => this.store.idsOfPid(p.index)[0]!;
-    procs.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) || cmpGroup(a.group, b.group) || first(a) - first(b));
+    // A process alone in its group with no known spawner is not a tree: such processes share one
+    // group per node instead of a header each.
+    const size = new Map<string, number>();
+    for (const p of procs) if (p.group !== null) size.set(p.group, (size.get(p.group) ?? 0) + 1);
+    const loose = (p: ProcessMeta): boolean => p.group === null || (p.ancestors.length === 0 && size.get(p.group) === 1);
+    const groupOf = (p: ProcessMeta): string => (loose(p) ? `${p.node} · processes with no known spawner` : p.group!);
+    procs.sort(
+      (a, b) =>
+        (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) ||
+        Number(loose(a)) - Number(loose(b)) ||
+        cmpGroup(groupOf(a), groupOf(b)) ||
+        first(a) - first(b),
+    );
     const rows: Row[] = [];
     const laneY = new Map<number, number>();
     let y = 0;
     let cur: string | null = null;
     for (const p of procs) {
-      // The server's group already names the node; without one, group by node alone.
-      const key = p.group ?? `${p.node} (no known spawner)`;
+      const key = groupOf(p);
       if (key !== cur) {
         rows.push({ kind: 'header', y, text: key });
         y += HEADER_H;
