@@ -146,6 +146,8 @@ function stateAtLines(text: string): Record<string, string> {
     else if ((m = /^ {2}GenServer State: (.*)$/.exec(l))) {
       out.state = norm(m[1]!);
       out.setBy = norm(lines[i + 1]!);
+    } else if ((m = /^ {2}Previous State: (.*) \(event #\d+, \S+\)$/.exec(l))) {
+      out.previous = norm(m[1]!);
     } else if ((m = /^ {2}(Active Call|Called from): (.*)$/.exec(l))) {
       out[`frame${frame}`] = norm(`${m[1]}: ${m[2]}`);
       out[`args${frame}`] = norm(lines[i + 1]!.replace(/^\s*Arguments: /, ''));
@@ -232,6 +234,11 @@ describe('Execution Cinema in chromium on a recording of the shop', { timeout: 6
     assert.equal(shown.args0, printed.args0);
     assert.equal(shown.message, printed.message);
     assert.ok(shown.messageRef.startsWith(`(${printed.messageRef}`), `${shown.messageRef} vs ${printed.messageRef}`);
+    // What changed since the previous state is marked inside the state's text.
+    assert.ok(printed.previous !== undefined && printed.previous !== printed.state, 'the state had changed');
+    const marks = await page.locator('.es-insp-state-term mark.es-diff').allInnerTexts();
+    assert.ok(marks.length > 0, 'changed parts are marked');
+    for (const m of marks) assert.ok(printed.state.includes(m.trim()), `${m} is part of the state`);
     await browser.screenshot(page, 'cinema-e2e-inspector');
 
     // At an event of another process (the task's send that asked for the transfer), still the inventory.

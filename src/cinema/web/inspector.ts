@@ -7,7 +7,7 @@
  */
 
 import type { Store } from './store.js';
-import { renderTerm, type TermPath, type TermView } from './termView.js';
+import { renderDiffText, renderTerm, type TermPath, type TermView } from './termView.js';
 
 // ----------------------------------------------------------------------------------------------
 // PUBLIC: the API's shape
@@ -213,9 +213,16 @@ export class Inspector {
       const changes = (s.changes ?? []).map(splitListText);
       const view = views?.state ?? { text: s.state.value, size: s.state.value.length };
       const indexPaths = changes.map((keys) => changeToIndexPath(view, keys));
-      const term = renderTerm(view, { changed: s.previous_state === null ? [] : indexPaths });
+      // Paths point into folded views; a whole text gets its changed tokens marked below instead.
+      const term = renderTerm(view, { changed: s.previous_state === null || view.children === undefined ? [] : indexPaths });
       term.classList.add('es-insp-state-term');
-      if (s.previous_state !== null && changes.length > 0) term.classList.add('es-state-changed');
+      const prevView = views?.previous_state;
+      if (s.previous_state !== null && changes.length > 0 && view.children === undefined) {
+        // A whole (unfolded) state: mark the changed tokens in its text.
+        const before = prevView?.children === undefined ? (prevView?.text ?? s.previous_state.value) : null;
+        if (before !== null) term.querySelector('.es-term-text')?.replaceWith(renderDiffText(before, view.text));
+        else term.classList.add('es-state-changed');
+      }
       state.append(term);
       const init = this.store.kindName(s.state.event) === 'state_init';
       state.append(

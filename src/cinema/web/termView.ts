@@ -125,3 +125,69 @@ function formatBytes(n: number): string {
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
+
+/**
+ * `after`'s text with the tokens that are not in `before` marked (`.es-diff`), from a longest
+ * common subsequence of the two token lists. For small (unfolded) terms, where the server's change
+ * paths cannot point into a tree; the text itself is unchanged, only wrapped in spans.
+ */
+export function renderDiffText(before: string, after: string): HTMLElement {
+  const a = tokens(before);
+  const b = tokens(after);
+  const el = document.createElement('span');
+  el.className = 'es-term-text';
+  const n = a.length;
+  const m = b.length;
+  // Past this the table would cost more than the highlight is worth; mark the whole text instead.
+  if (n * m > 4_000_000) {
+    el.append(mark(after));
+    return el;
+  }
+  const w = m + 1;
+  const lcs = new Uint16Array((n + 1) * w);
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      lcs[i * w + j] = a[i] === b[j] ? lcs[(i + 1) * w + j + 1]! + 1 : Math.max(lcs[(i + 1) * w + j]!, lcs[i * w + j + 1]!);
+    }
+  }
+  let i = 0;
+  let j = 0;
+  let plain = '';
+  let changed = '';
+  const flush = (): void => {
+    if (plain !== '') el.append(plain);
+    if (changed !== '') el.append(mark(changed));
+    plain = '';
+    changed = '';
+  };
+  while (j < m) {
+    if (i < n && a[i] === b[j]) {
+      if (changed !== '') flush();
+      plain += b[j];
+      i++;
+      j++;
+    } else if (i < n && lcs[(i + 1) * w + j]! >= lcs[i * w + j + 1]!) {
+      i++;
+    } else {
+      if (plain !== '') {
+        el.append(plain);
+        plain = '';
+      }
+      changed += b[j];
+      j++;
+    }
+  }
+  flush();
+  return el;
+}
+
+function tokens(s: string): string[] {
+  return s.match(/"(?:[^"\\]|\\.)*"|[\w.:@?!#<>-]+|\s+|./g) ?? [];
+}
+
+function mark(text: string): HTMLElement {
+  const m = document.createElement('mark');
+  m.className = 'es-diff';
+  m.textContent = text;
+  return m;
+}
