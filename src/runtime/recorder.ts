@@ -22,7 +22,8 @@ import { Ingestor } from '../capture/ingestor.js';
 import { RecordingWriter } from '../store/writer.js';
 import { display, instrumentLive, type LiveInstrumented } from '../ast/live.js';
 import type { InstrumentSpec } from '../ast/spec.js';
-import type { RecordingCounts } from '../store/types.js';
+import type { RecordingCounts, SupervisionSnapshot } from '../store/types.js';
+import { readSupervision } from './supervision.js';
 
 export type ProcessScope = 'all' | 'new' | 'existing';
 
@@ -117,6 +118,7 @@ export class Recorder {
   readonly traced: RecordSummary['traced'] = { functions: [], processes: 0, states: [] };
   private readonly tracedModules: string[] = [];
   readonly instrumented: RecordSummary['instrumented'] = [];
+  private writer: RecordingWriter | undefined;
 
   private constructor(
     private readonly plan: RecordPlan,
@@ -162,9 +164,12 @@ export class Recorder {
       if (ingestor === undefined) pending.push(m);
       else this.onAgentMessage(ingestor, m);
     };
+    // Read before the session starts, so that its duration is not spent on it and no trace sees it.
+    const supervision = await this.readSupervision('start');
     const session = await AgentSession.start(this.local, remote, plan.limits, onMessage);
     this.session = session;
     const writer = await RecordingWriter.create(plan.out, {
+      ...(supervision !== undefined ? { supervision } : {}),
       node: remote.name,
       otpRelease: session.info.otpRelease,
       elixirVersion: session.info.elixirVersion,
@@ -174,6 +179,7 @@ export class Recorder {
       nativePerSec: session.info.nativePerSec,
       request: plan.request,
     });
+    this.writer = writer;
     ingestor = new Ingestor({
       writer,
       relay: session.relay,
@@ -258,6 +264,16 @@ export class Recorder {
       const p = pids[i];
       if (p instanceof Pid) writer.nameProcess(p, n.name);
     });
+  }
+
+  /** The supervision trees for the recording's meta (docs/cinema.md, group); a failure is only a warning. */
+  private async readSupervision(when: 'start' | 'stop'): Promise<SupervisionSnapshot | undefined> {
+    try {
+      return await readSupervision(this.remote);
+    } catch (err) {
+      this.warnings.push(`the supervision tree was not read at the ${when}: ${(err as Error).message}`);
+      return undefined;
+    }
   }
 
   private pidOf(p: PidText): Pid {
@@ -345,6 +361,11 @@ export class Recorder {
     if (!nodeAlive) {
       stopReason = 'node_down';
       stopDetail = `${this.remote.name} went away`;
+    }
+    if (nodeAlive && this.remote.connected && this.writer !== undefined) {
+      // Tracing is off by now, so asking the supervisors records nothing; restarts show as new pids.
+      const snap = await this.readSupervision('stop');
+      if (snap !== undefined) this.writer.setStopSupervision(snap);
     }
     const status = stopReason === 'node_down' ? 'interrupted' : 'complete';
     const ingestor = this.ingestor;

@@ -33,6 +33,51 @@ export interface RecordingMeta {
   counts: RecordingCounts;
   /** Problems met while recording, for the summary (never the cookie). */
   errors: string[];
+  /**
+   * The traced node's supervision trees as read at the start and again at the stop (while the node
+   * was alive). Absent in recordings made before it existed, or when the agent could not read it.
+   */
+  supervision?: RecordingSupervision;
+}
+
+// ----------------------------------------------------------------------------------------------
+// Supervision (elixir_scope_agent:supervision_tree/1, docs/agent-protocol.md)
+// ----------------------------------------------------------------------------------------------
+
+export interface RecordingSupervision {
+  start: SupervisionSnapshot | null;
+  stop: SupervisionSnapshot | null;
+}
+
+/** Why a supervisor's children were not listed (it is still an entry). */
+export type SupervisionSkip = 'timeout' | 'busy' | 'suspended' | 'noproc' | 'not_a_supervisor' | 'too_many' | 'budget' | 'error';
+
+export interface SupervisionSnapshot {
+  /** Wall clock (ms since the epoch) when it was read. */
+  readonly takenAt: number;
+  /** The node the pids below belong to, and its creation (pids are `<0.ID.SERIAL>` of that node). */
+  readonly node: string;
+  readonly creation: number;
+  /** More entries existed than the agent was allowed to return. */
+  readonly truncated: boolean;
+  /** Parents before their children, in the order the agent walked them. */
+  readonly entries: SupervisionEntry[];
+}
+
+export interface SupervisionEntry {
+  /** The application, e.g. `shop`. */
+  readonly app: string;
+  /** `<0.150.0>`, or null while the child is not running (restarting, or stopped). */
+  readonly pid: string | null;
+  /** The supervisor's pid; null for an application's top supervisor. */
+  readonly parent: string | null;
+  /** The child id as `inspect` prints it (`Shop.Inventory`, `{:worker, 1}`); null for a top supervisor. */
+  readonly id: string | null;
+  readonly type: 'worker' | 'supervisor';
+  /** The registered name as Elixir prints it (`Shop.PaymentSup`, `:kernel_sup`), or null. */
+  readonly name: string | null;
+  /** Set when this supervisor's children were not listed, and why. */
+  readonly skipped?: SupervisionSkip;
 }
 
 /** A process as the recording knows it. */

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { SCHEMA_VERSION, kindOfByte } from '../capture/event.js';
 import { ParseContext, type ParsedBatch } from '../capture/batchParser.js';
 import type { Pid } from '../erlang/terms.js';
-import type { RecordingMeta, RecordingStatus } from './types.js';
+import type { RecordingMeta, RecordingStatus, SupervisionSnapshot } from './types.js';
 import { crc32 } from './crc32.js';
 import {
   BLOCK_HEADER_SIZE,
@@ -53,6 +53,8 @@ export interface RecordingMetaInit {
   monoStart: string;
   nativePerSec: number;
   request: unknown;
+  /** The supervision trees read at the start (src/runtime/supervision.ts), if they could be. */
+  supervision?: SupervisionSnapshot;
 }
 
 /** The file operations the writer uses; tests swap them to simulate a full disk. */
@@ -148,6 +150,7 @@ export class RecordingWriter {
         byKind: {},
       },
       errors: [],
+      ...(init.supervision !== undefined ? { supervision: { start: init.supervision, stop: null } } : {}),
     };
     const file = await fs.open(join(dir, EVENTS_FILE));
     await file.writev([fileHeader()], 0);
@@ -188,6 +191,14 @@ export class RecordingWriter {
   /** Gives a process a name (from the request, or found by other means) stored with the next block. */
   nameProcess(pid: Pid, name: string): void {
     this.names.push([this.ctx.pids.add(pid), name]);
+  }
+
+  /**
+   * Keeps the supervision trees read at the stop; meta.json gets them at the next flush or at close.
+   * Restarts during the recording show as a child id with another pid than at the start.
+   */
+  setStopSupervision(snapshot: SupervisionSnapshot): void {
+    this.meta.supervision = { start: this.meta.supervision?.start ?? null, stop: snapshot };
   }
 
   /** Sets the link of an event not yet handed to the disk (LinkSink for the correlator). */
