@@ -163,6 +163,17 @@ describe('inspector: a large state, folded, with its changes marked, and AST loc
     assert.ok(printed.includes(args), `${args} in\n${printed.join('\n')}`);
     await browser!.screenshot(page, 'cinema-panels-locals');
   });
+
+  it('says why the source of an AST event cannot be shown', async () => {
+    await goTo(page, ids.locals!, storeIdx);
+    await page.click('.tabs button[data-key="source"]');
+    const missing = page.locator('.es-source-missing');
+    await missing.waitFor();
+    // This recording was written without sources: the server's reason is shown, for that line.
+    assert.match(await missing.innerText(), /No source to show: the recording kept no sources/);
+    assert.match(await page.locator('.es-source .es-panel-head').innerText(), /Big\.Store\.handle_call\/3, line 32/);
+    await page.click('.tabs button[data-key="inspector"]');
+  });
 });
 
 describe('event list on a 1,000,000-event recording', { timeout: 600_000 }, () => {
@@ -211,5 +222,24 @@ describe('event list on a 1,000,000-event recording', { timeout: 600_000 }, () =
     const texts = await page.locator('.es-ev-row').evaluateAll((els: El[]) => els.map((e) => (e.textContent ?? '').replace(/\s+/g, ' ').trim()));
     assert.ok(texts.length > 0);
     for (const t of texts) assert.ok(printed.map(norm).includes(t), `${t} is one of history's exception lines`);
+    await page.click('.es-ev-kinds summary');
+    await page.uncheck('.es-ev-kinds input[data-kind="exception"]');
+    await page.click('.es-ev-kinds summary');
+  });
+
+  it('a process filter shows the lines history --pid prints for that process', async () => {
+    const pid = '#PID<0.1806.0>';
+    const idx = await page.evaluate((p) => window.elixirScope!.store.meta.processes.findIndex((x) => (x as { pid?: string }).pid === p), pid);
+    assert.ok(idx >= 0);
+    await page.selectOption('select.es-ev-pid', String(idx));
+    await page.waitForFunction(() => /matches loaded/.test(document.querySelector('.es-ev-status')?.textContent ?? ''));
+    await page.waitForFunction(() => document.querySelectorAll('.es-ev-row')[Symbol.iterator]().next().done === false);
+    const shown = await page.locator('.es-ev-row').evaluateAll((els: El[]) => els.map((e) => ({ id: Number(e.dataset['id']), text: (e.textContent ?? '').replace(/\s+/g, ' ').trim() })));
+    assert.ok(shown.length > 3);
+    // With one process the lines drop the pid column and indent by call depth, as history --pid prints them.
+    const printed = new Set((await cli(['history', dir, '--pid', pid, '--limit', '0'])).split('\n').map(norm));
+    for (const r of shown) assert.ok(printed.has(r.text), `${r.text} is a line of history --pid ${pid}`);
+    for (let i = 1; i < shown.length; i++) assert.ok(shown[i]!.id > shown[i - 1]!.id, 'in id order');
+    await page.selectOption('select.es-ev-pid', '');
   });
 });
