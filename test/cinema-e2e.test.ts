@@ -287,6 +287,14 @@ describe('Execution Cinema in chromium on a recording of the shop', { timeout: 6
     await page.click('.es-seq-info button.es-seq-follow');
     await page.waitForFunction((x) => window.elixirScope!.store.sel.id === x, recv.id);
     await browser.screenshot(page, 'cinema-e2e-sequence-receive');
+    // The chooser: removing the sender's lifeline drops its arrows; adding it back restores them.
+    const senderIdx = await pidIndex(page, send.pid);
+    await page.click(`.es-seq-chip[data-pid="${senderIdx}"] .es-seq-remove`);
+    await page.waitForSelector(`.es-seq-msg[data-send="${send.id}"]`, { state: 'detached' });
+    assert.equal(await page.locator(`.es-seq-lane[data-pid="${senderIdx}"]`).count(), 0);
+    await page.selectOption('select.es-seq-add', String(senderIdx));
+    await page.waitForSelector(`.es-seq-msg[data-send="${send.id}"]`);
+    assert.equal(await page.locator(`.es-seq-lane[data-pid="${senderIdx}"]`).count(), 1);
   });
 
   it('filters the event list by kind and by text, showing the lines history prints', async () => {
