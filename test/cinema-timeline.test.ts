@@ -413,6 +413,17 @@ describe('cinema timeline on a 1,000,000-event recording', () => {
     for (let i = 1; i <= 30; i++) await page.mouse.move(box.x + box.width * 0.8 - i * 15, box.y + 60);
     await page.mouse.up();
     const s1 = await until(page, (s) => s.view.t0 > s0.view.t0 && s.frames >= s0.frames + 10, 'dragging left pans to later times and draws frames');
+    // A click in a dense lane selects one of that lane's events, near the click.
+    const dense = await page.evaluate(() => {
+      const h = window.elixirScope!;
+      const top = h.timeline!.lanes().slice(0, 10);
+      const n = (pid: number): number => h.store.meta.processes[pid]!.count;
+      return top.reduce((a, b) => (n(b.pid) > n(a.pid) ? b : a));
+    });
+    await page.mouse.click(box.x + box.width * 0.5, box.y + dense.y + 20);
+    const picked = await until(page, (s) => s.sel.id !== null && s.sel.pid === dense.pid, `a click in lane ${dense.label} selects one of its events`);
+    const pickedPid = await page.evaluate((id) => window.elixirScope!.store.cols.pid[id], picked.sel.id!);
+    assert.equal(pickedPid, dense.pid);
     // The wheel over the labels scrolls the lanes (1,009 lanes do not fit).
     await page.mouse.move(box.x + 60, box.y + 100);
     await page.mouse.wheel(0, 2000);
