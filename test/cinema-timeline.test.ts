@@ -64,6 +64,10 @@ interface Served {
 /** Starts `elixir-scope ui DIR --port 0` and reads the URL it prints. */
 async function serve(dir: string): Promise<Served> {
   const proc = startCliProcess(['ui', dir, '--port', '0'], {}, 600_000);
+  // A cancelled suite may skip its after hook: the server must not outlive the test process.
+  process.once('exit', () => {
+    if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+  });
   await proc.waitFor(/http:\/\/\S+\?token=\S+/);
   const m = /(http:\/\/\S+\?token=[\w-]+)/.exec(proc.output());
   assert.ok(m, `no URL in the output of elixir-scope ui:\n${proc.output()}`);
