@@ -16,6 +16,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
     summary: 'ETF decode/encode throughput on trace batches and synthetic terms, against the BEAM in the same run',
     load: () => import('./etf.js'),
   },
+  ast: { summary: 'AST instrumentation: an instrumented call at each level vs untraced and runtime-traced; instrument/revert a 1,000-line module', load: () => import('./ast.js') },
   ingest: { summary: 'Ingest from the socket to the durable store (events/s), against the BEAM decoding the same batches', load: () => import('./ingest.js') },
   overhead: {
     summary: 'what tracing costs the traced code: untraced, null tracer, ElixirScope and :dbg in one run',
