@@ -118,21 +118,23 @@ export class RecordingView {
     const nodes = new Set<string>();
     const processes = ix.processes.map((p) => {
       const info = byKey.get(p.pid.key);
-      const ancestors = ix.ancestors(p.index);
+      // Its supervision tree when a snapshot holds it, else the tree it was spawned in (recordingIndex.ts).
+      const { group, ancestors } = ix.groupOf(p.index, label);
       nodes.add(p.pid.node.name);
-      // A process is grouped with the tree it was spawned in: its oldest known spawner (or itself).
-      const root = ancestors.length === 0 ? p.index : ancestors[ancestors.length - 1]!;
       return {
         index: p.index,
         pid: r.pidText(p.pid),
         node: p.pid.node.name,
-        name: r.nameOf(p.pid),
+        name: r.nameOf(p.pid) ?? p.sup?.name ?? null,
         initialCall: info?.initialCall ?? null,
         first: p.first < 0 ? null : p.first,
         last: p.last < 0 ? null : p.last,
         count: p.count,
-        group: `${p.pid.node.name} ${label(root)}`,
+        group,
         ancestors,
+        restartOf: p.restartOf === NONE ? null : p.restartOf,
+        app: p.sup?.app ?? null,
+        childId: p.sup?.id ?? null,
       };
     });
     return {
