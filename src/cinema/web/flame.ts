@@ -118,20 +118,6 @@ export class FlameChart {
     return null;
   }
 
-  /** Where a call is drawn (CSS pixels, centre of its box), or null when it is out of view. */
-  pointOf(id: number): { x: number; y: number } | null {
-    for (const level of this.levels) {
-      const b = level.find((x) => x.node.id === id);
-      if (b === undefined) continue;
-      const w = this.canvas.clientWidth;
-      const x0 = this.px(b.start, w);
-      const x1 = this.px(b.end, w);
-      if (x1 < 0 || x0 > w) return null;
-      return { x: (Math.max(0, x0) + Math.min(w, x1)) / 2, y: b.depth * ROW + ROW / 2 };
-    }
-    return null;
-  }
-
   // --------------------------------------------------------------------------------------------
   // PRIVATE
   // --------------------------------------------------------------------------------------------

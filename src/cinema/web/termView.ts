@@ -32,19 +32,6 @@ export function renderTerm(view: TermView, opts: TermRenderOptions = {}): HTMLEl
   return node(view, [], changed, opts.openDepth ?? 1);
 }
 
-/** Whether a value from JSON has the shape of a term view. */
-export function isTermView(v: unknown): v is TermView {
-  if (typeof v !== 'object' || v === null) return false;
-  const o = v as Record<string, unknown>;
-  if (typeof o['text'] !== 'string') return false;
-  return o['children'] === undefined || Array.isArray(o['children']);
-}
-
-/** The whole text of a view as far as it was sent (the folded text when children are missing). */
-export function termText(view: TermView): string {
-  return view.text;
-}
-
 // ----------------------------------------------------------------------------------------------
 // PRIVATE
 // ----------------------------------------------------------------------------------------------
