@@ -127,6 +127,18 @@ async function until(page: Page, ok: (s: PageState) => boolean, what: string): P
   return s;
 }
 
+/** The view once it stopped moving (a wheel zoom is animated over a few frames). */
+async function settled(page: Page): Promise<{ t0: number; t1: number }> {
+  let prev = (await state(page)).view;
+  for (let i = 0; i < 50; i++) {
+    await page.waitForTimeout(100);
+    const v = (await state(page)).view;
+    if (v.t0 === prev.t0 && v.t1 === prev.t1) return v;
+    prev = v;
+  }
+  throw new Error(`the view kept moving for 5 s: ${JSON.stringify(prev)}`);
+}
+
 /** Page coordinates of an event's mark on the timeline canvas. */
 async function eventPoint(page: Page, id: number): Promise<{ x: number; y: number }> {
   const p = await page.evaluate((i) => window.elixirScope!.timeline!.positionOf(i), id);
@@ -272,7 +284,8 @@ describe('cinema timeline on the shop recording', () => {
     const tAtCursor = v0.t0 + 0.25 * (v0.t1 - v0.t0);
     await page.mouse.move(cx, box.y + 40);
     await page.mouse.wheel(0, -400);
-    const v1 = (await until(page, (s) => s.view.t1 - s.view.t0 < (v0.t1 - v0.t0) * 0.7, 'the wheel zooms in')).view;
+    await until(page, (s) => s.view.t1 - s.view.t0 < (v0.t1 - v0.t0) * 0.7, 'the wheel zooms in');
+    const v1 = await settled(page);
     // The time under the cursor stays under the cursor.
     const tAfter = v1.t0 + 0.25 * (v1.t1 - v1.t0);
     assert.ok(Math.abs(tAfter - tAtCursor) < (v0.t1 - v0.t0) * 0.01, `zoom moved the cursor's time from ${tAtCursor} to ${tAfter}`);

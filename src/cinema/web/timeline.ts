@@ -98,6 +98,7 @@ const SPAN_ROW_H = 4;
 const MARK_Y = 2 + SPAN_ROWS * SPAN_ROW_H + 1;
 const MARK_H = 6;
 const DENSITY_BUCKET = 2; // px
+const ZOOM_MS = 120;
 /** Arrows are drawn when the lanes on screen hold at most this many events in view. */
 const ARROW_EVENTS = 4000;
 const SPAN_PALETTE = ['#3d6fd6', '#4a8bd0', '#3fa3b5', '#3f9e7f', '#5c9c4a', '#8d9a3c', '#b08a3a', '#b3693f', '#a8515f', '#94508f', '#6e58a8', '#5563b8'];
@@ -134,6 +135,8 @@ class Timeline {
   private minimap: { invalidate(): void } | null = null;
   private crashesRead: Promise<void> = Promise.resolve();
   private drawMs = 0;
+  /** A wheel zoom in progress (smoothZoom). */
+  private anim: { from: { t0: number; t1: number }; to: { t0: number; t1: number }; start: number } | null = null;
   /** Lane labels cut to the gutter's width (measuring text every frame is not free). */
   private readonly labelCache = new Map<number, string>();
 
@@ -165,7 +168,11 @@ class Timeline {
     new ResizeObserver(() => this.resize()).observe(main);
     this.resize();
     this.bindInput();
-    store.on('view', () => this.invalidate());
+    store.on('view', (e) => {
+      // Any other change of the view (a drag, a key, the minimap) ends a zoom animation.
+      if (e.origin !== 'timeline-zoom') this.anim = null;
+      this.invalidate();
+    });
     store.on('select', (e) => {
       if (e.origin !== 'timeline' && e.sel.pid !== null && e.sel.pid !== e.prev.pid) this.revealPid(e.sel.pid);
       this.invalidate();
@@ -689,7 +696,32 @@ class Timeline {
   // Input
   // --------------------------------------------------------------------------------------------
 
+  /**
+   * Zooms towards a target view over a few frames (a mouse wheel's notches are 25% steps: jumping
+   * by them loses the eye). Notches arriving meanwhile compound on the target, not on the view in
+   * between; t0 and t1 move linearly, which keeps the time under the cursor in place all along.
+   */
+  private smoothZoom(factor: number, aroundT: number | undefined): void {
+    const from = this.store.view;
+    const base = this.anim?.to ?? from;
+    const t = aroundT ?? (base.t0 + base.t1) / 2;
+    const to = { t0: t - (t - base.t0) * factor, t1: t + (base.t1 - t) * factor };
+    const start = performance.now();
+    this.anim = { from, to, start };
+    const step = (now: number): void => {
+      const a = this.anim;
+      if (a === null || a.start !== start) return;
+      const k = Math.min(1, (now - a.start) / ZOOM_MS);
+      const e = 1 - (1 - k) * (1 - k) * (1 - k);
+      this.store.setView({ t0: a.from.t0 + (a.to.t0 - a.from.t0) * e, t1: a.from.t1 + (a.to.t1 - a.from.t1) * e }, 'timeline-zoom');
+      if (k < 1) requestAnimationFrame(step);
+      else this.anim = null;
+    };
+    requestAnimationFrame(step);
+  }
+
   zoom(factor: number, aroundT?: number): void {
+    this.anim = null;
     const v = this.store.view;
     const t = aroundT ?? (v.t0 + v.t1) / 2;
     this.store.setView({ t0: t - (t - v.t0) * factor, t1: t + (v.t1 - t) * factor }, 'timeline');
@@ -717,7 +749,7 @@ class Timeline {
       const x = ev.offsetX;
       const t = x > GUTTER ? this.tOf(x) : undefined;
       const unit = ev.deltaMode === 1 ? 16 : ev.deltaMode === 2 ? 400 : 1;
-      this.zoom(Math.exp((ev.deltaY * unit) / 400), t);
+      this.smoothZoom(Math.exp((ev.deltaY * unit) / 400), t);
     }, { passive: false });
 
     let drag: { x: number; y: number; t0: number; t1: number; sy: number; moved: boolean } | null = null;
