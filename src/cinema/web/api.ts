@@ -192,12 +192,12 @@ export class Api {
 }
 
 // ----------------------------------------------------------------------------------------------
-// PRIVATE: the columns format
+// The columns format (docs/cinema.md, /api/columns)
 // ----------------------------------------------------------------------------------------------
 
 /** Decodes one `/api/columns` answer; views share the answer's buffer (no copy). */
 export function decodeColumns(buf: ArrayBuffer, what = 'columns'): ColumnChunk {
-  if (buf.byteLength < 12) throw new ApiError(`${what}: answer of ${buf.byteLength} bytes is shorter than the columns header`, 0);
+  if (buf.byteLength < 16) throw new ApiError(`${what}: answer of ${buf.byteLength} bytes is shorter than the 16-byte columns header`, 0);
   const dv = new DataView(buf);
   const magic = dv.getUint32(0, true);
   if (magic !== COLUMNS_MAGIC) {
@@ -205,17 +205,11 @@ export function decodeColumns(buf: ArrayBuffer, what = 'columns'): ColumnChunk {
   }
   const n = dv.getUint32(4, true);
   const from = dv.getUint32(8, true);
-  // The header is 16 bytes (a fourth u32, 0, keeps the f64 column 8-aligned so it is viewed, not
-  // copied); an answer sized for a 12-byte header is read too.
+  // The header is 16 bytes (a fourth u32, 0), so the f64 column is 8-aligned: a view, not a copy.
+  const header = 16;
   const body = n * 8 + n * 4 * 5 + n;
-  const header = buf.byteLength >= 16 + body ? 16 : 12;
   if (buf.byteLength < header + body) throw new ApiError(`${what}: ${n} events need ${header + body} bytes, the answer has ${buf.byteLength}`, 0);
-  let ts: Float64Array;
-  if (header % 8 === 0) ts = new Float64Array(buf, header, n);
-  else {
-    ts = new Float64Array(n);
-    new Uint8Array(ts.buffer).set(new Uint8Array(buf, header, n * 8));
-  }
+  const ts = new Float64Array(buf, header, n);
   let off = header + n * 8;
   const u32 = (): Uint32Array => {
     const a = new Uint32Array(buf, off, n);
