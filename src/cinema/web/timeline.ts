@@ -171,6 +171,8 @@ class Timeline {
     store.on('view', (e) => {
       // Any other change of the view (a drag, a key, the minimap) ends a zoom animation.
       if (e.origin !== 'timeline-zoom') this.anim = null;
+      // What the tooltip describes has moved from under the pointer.
+      this.hideTip();
       this.invalidate();
     });
     store.on('select', (e) => {
@@ -740,6 +742,7 @@ class Timeline {
       if (ev.shiftKey || ev.offsetX < GUTTER || Math.abs(ev.deltaX) > Math.abs(ev.deltaY)) {
         // Over the labels (or with shift) the wheel scrolls the lanes; sideways it pans.
         if (ev.shiftKey || ev.offsetX < GUTTER) {
+          this.hideTip();
           this.scrollY += ev.deltaY;
           this.clampScroll();
           this.invalidate();
@@ -889,6 +892,11 @@ class Timeline {
     this.tip.textContent = text;
     this.tip.hidden = false;
     this.moveTip(x, y);
+  }
+
+  private hideTip(): void {
+    this.tip.hidden = true;
+    this.hoverId = null;
   }
 
   private moveTip(x: number, y: number): void {
