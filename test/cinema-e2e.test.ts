@@ -325,10 +325,20 @@ describe('Execution Cinema in chromium on a recording of the shop', { timeout: 6
     const first = await page.locator('.es-ev-row').first().getAttribute('data-id');
     await page.locator('.es-ev-row').first().click();
     await page.waitForFunction((x) => window.elixirScope!.store.sel.id === x, Number(first));
-    // Without filters it is the whole recording again, one row per event, virtualized.
+    // A module filter keeps the events of that module's functions.
     await page.fill('.es-ev-text', '');
     await page.click('.es-ev-kinds summary');
     await page.uncheck('.es-ev-kinds input[data-kind="exception"]');
+    await page.click('.es-ev-kinds summary');
+    await page.fill('.es-ev-module', 'Shop.Checkout');
+    const checkoutIds = rows.filter((e) => e.mfa?.startsWith('Shop.Checkout.')).map((e) => e.id);
+    await page.waitForFunction((n) => document.querySelector('.es-ev-status')?.textContent === `${n} matches loaded`, checkoutIds.length);
+    const moduleRows = await page.$$eval('.es-ev-row', (els: El[]) => els.map((e) => Number(e.dataset['id'])));
+    assert.ok(moduleRows.length > 0);
+    for (const id of moduleRows) assert.ok(checkoutIds.includes(id), `#${id} is in Shop.Checkout`);
+    await page.fill('.es-ev-module', '');
+    // Without filters it is the whole recording again, one row per event, virtualized.
+    await page.fill('.es-ev-text', '');
     await page.waitForFunction((n) => document.querySelector('.es-ev-status')?.textContent === `${n.toLocaleString('en-US')} events`, rows.length);
     const inDom = await page.$$eval('.es-ev-row', (els: El[]) => els.length);
     assert.ok(inDom < 200, `only the visible rows are in the page (${inDom})`);
