@@ -144,8 +144,9 @@ describe('cinema groups a real shop recording by its supervision tree', () => {
     }
   });
 
-  it('chains every restart of the payment gateway by Shop.PaymentSup, from its pid before the recording to the one at the end', () => {
+  it('chains every restart of the payment gateway by Shop.PaymentSup, from its pid before the recording to the one at the end', (t) => {
     assert.ok(restarts > 0, 'the scenario crashed the gateway at least once');
+    t.diagnostic(`the gateway restarted ${restarts} times`);
     const now = paymentChildren.get('Shop.PaymentGateway')!;
     assert.equal(now.pid, text(gatewayAfter));
     const paymentSup = proc(topChildren.get('Shop.PaymentSup')!.pid!);
