@@ -453,6 +453,11 @@ describe('Execution Cinema on a live recording (record --ui)', { timeout: 300_00
       const t = document.querySelector('.es-ev-status')?.textContent ?? '';
       return Number(t.replace(/[^\d]/g, '')) >= n;
     }, later);
+    // With nothing selected the list tails the recording: its newest event is in sight.
+    await page.waitForFunction(() => {
+      const last = window.elixirScope!.store.count - 1;
+      return [...document.querySelectorAll('.es-ev-row')].some((r) => Number(r.dataset['id']) === last);
+    }, undefined, { timeout: 30_000 });
     // A checkout that ran while we watched reaches the page's columns with its call.
     await page.waitForFunction(() => {
       const s = window.elixirScope!.store;

@@ -135,8 +135,13 @@ export class EventList {
     });
     this.store.on('select', () => this.followPlayhead());
     this.store.on('grow', () => {
-      if (this.win === null) this.resize();
-      else if (this.win.after === null) this.win.after = (this.win.ids.at(-1) ?? -1) + 1;
+      // Like `tail -f`: a reader at the bottom of a live list, with no event selected, stays there.
+      const sc = this.scroller;
+      const atBottom = sc.scrollTop + sc.clientHeight >= sc.scrollHeight - 2 * ROW_H;
+      if (this.win === null) {
+        this.resize();
+        if (atBottom && this.followBox.checked && this.store.sel.id === null) sc.scrollTop = sc.scrollHeight;
+      } else if (this.win.after === null) this.win.after = (this.win.ids.at(-1) ?? -1) + 1;
       this.queueDraw();
     });
     this.store.on('meta', () => this.fillPids(pidSel));
