@@ -1058,6 +1058,29 @@ walk_defmodules({defmodule, Meta, [Alias, [{do, Body}]]}, Outer, Want) when is_l
         error ->
             walk_defmodules(Body, Outer, Want)
     end;
+%% `defimpl Proto, for: X` defines Proto.X (Module.concat): found by that name and returned as the
+%% defimpl it is (with `for:` filled in when it was the enclosing module), since a defmodule of that
+%% name would lack what defimpl adds. A defprotocol is found like a defmodule.
+walk_defmodules({defimpl, Meta, [Proto | Rest]}, Outer, Want) when is_list(Meta) ->
+    case impl_parts(Proto, Rest, Outer) of
+        {ok, Parts, Opts, Body} ->
+            case parts_name(Parts) =:= Want of
+                true -> throw({found, {defimpl, Meta, [Proto, Opts, [{do, unnest(Body, Parts)}]]}});
+                false -> walk_defmodules(Body, Parts, Want)
+            end;
+        error ->
+            ok
+    end;
+walk_defmodules({defprotocol, Meta, [Alias, [{do, Body}]]} = D, Outer, Want) when is_list(Meta) ->
+    case module_parts(Alias, Outer) of
+        {ok, Parts} ->
+            case parts_name(Parts) =:= Want of
+                true -> throw({found, D});
+                false -> walk_defmodules(Body, Parts, Want)
+            end;
+        error ->
+            ok
+    end;
 walk_defmodules(T, Outer, Want) when is_tuple(T) ->
     [walk_defmodules(E, Outer, Want) || E <- tuple_to_list(T)], ok;
 walk_defmodules(L, Outer, Want) when is_list(L) ->
@@ -1077,6 +1100,33 @@ module_parts(A, _Outer) when is_atom(A), A =/= nil ->
     {ok, [A]};
 module_parts(_, _) ->
     error.
+
+%% The module a defimpl defines, its options with `for:` and its body. `for: [A, B]` defines several
+%% modules: not one to instrument.
+impl_parts(Proto, [Opts, [{do, Body}]], Outer) when is_list(Opts) -> impl_parts(Proto, Opts, Body, Outer);
+impl_parts(Proto, [Kw], Outer) when is_list(Kw) ->
+    case lists:keyfind(do, 1, Kw) of
+        {do, Body} -> impl_parts(Proto, lists:keydelete(do, 1, Kw), Body, Outer);
+        false -> error
+    end;
+impl_parts(_, _, _) -> error.
+
+impl_parts(Proto, Opts, Body, Outer) ->
+    For = case lists:keyfind(for, 1, Opts) of
+              {for, F} -> module_parts(F, []);
+              false when Outer =/= [] -> {ok, Outer};
+              false -> error
+          end,
+    case {module_parts(Proto, []), For} of
+        {{ok, P}, {ok, ['Elixir' | FRest]}} ->
+            ForOpt = case lists:keymember(for, 1, Opts) of
+                         true -> Opts;
+                         false -> [{for, binary_to_existing_atom(parts_name(Outer), utf8)} | Opts]
+                     end,
+            {ok, P ++ FRest, ForOpt, Body};
+        _ ->
+            error
+    end.
 
 parts_name([A]) -> atom_to_binary(A, utf8);
 parts_name(Parts) -> iolist_to_binary(lists:join(<<".">>, [atom_to_binary(P, utf8) || P <- Parts])).
@@ -1178,16 +1228,23 @@ mask(X) -> X.
 %% time on this node). Warnings are collected as Kernel.ParallelCompiler does (elixir_compiler_info)
 %% and returned. Elixir 1.14 also prints them on the node's stderr; it has no way to stop that.
 compile_quoted(Mod, {defmodule, Meta, [Alias, [{do, Body}]]}, File) when is_binary(File) ->
-    Attr = {'@', [], [{compile, [], [{autoload, false}]}]},
-    Body2 = case Body of
-                {'__block__', BM, Items} when is_list(Items) -> {'__block__', BM, [Attr | Items]};
-                _ -> {'__block__', [], [Attr, Body]}
-            end,
-    Def = {defmodule, Meta, [Alias, [{do, Body2}]]},
+    Def = {defmodule, Meta, [Alias, [{do, no_autoload(Body)}]]},
+    global:trans({elixir_scope_ast_compile, self()},
+                 fun() -> compile_isolated(Mod, Def, File) end, [node()]);
+%% A protocol implementation, as find_defmodule returns it: its body becomes the module's body.
+compile_quoted(Mod, {defimpl, Meta, [Proto, Opts, [{do, Body}]]}, File) when is_binary(File), is_list(Opts) ->
+    Def = {defimpl, Meta, [Proto, Opts, [{do, no_autoload(Body)}]]},
     global:trans({elixir_scope_ast_compile, self()},
                  fun() -> compile_isolated(Mod, Def, File) end, [node()]);
 compile_quoted(Mod, _Other, _File) ->
     {error, {bad_quoted, Mod, <<"expected a single {:defmodule, meta, [alias, [do: body]]}">>}}.
+
+no_autoload(Body) ->
+    Attr = {'@', [], [{compile, [], [{autoload, false}]}]},
+    case Body of
+        {'__block__', BM, Items} when is_list(Items) -> {'__block__', BM, [Attr | Items]};
+        _ -> {'__block__', [], [Attr, Body]}
+    end.
 
 compile_isolated(Mod, Def, File) ->
     Old = 'Elixir.Code':get_compiler_option(ignore_module_conflict),
@@ -1309,6 +1366,7 @@ original(Mod) ->
     {Orig, Md5, File}.
 
 no_nested_module({defmodule, _, [_, [{do, Body}]]}) -> not has_defmodule(Body);
+no_nested_module({defimpl, _, [_, _, [{do, Body}]]}) -> not has_defmodule(Body);
 no_nested_module(_) -> true.   % compile_quoted refuses anything else
 
 has_defmodule({defmodule, M, [_, _]}) when is_list(M) -> true;

@@ -52,6 +52,8 @@ export interface FoundModule {
   body: Term;
   /** The module's alias as written was relative to an enclosing module (a nested defmodule). */
   nested: boolean;
+  /** How the source defines it: `defimpl Proto, for: X` defines `Proto.X`; a `defprotocol` the protocol. */
+  form: 'defmodule' | 'defimpl' | 'defprotocol';
 }
 
 /** Every defmodule in `quoted`, nested ones with their full name. */
@@ -59,18 +61,43 @@ export function listModules(quoted: Term): FoundModule[] {
   const out: FoundModule[] = [];
   const walk = (t: Term, prefix: string | undefined): void => {
     for (const stmt of statements(t)) {
-      const d = asCall(stmt, 'defmodule');
+      const impl = asCall(stmt, 'defimpl');
+      if (impl !== undefined) {
+        const found = implModule(impl.args, prefix);
+        if (found !== undefined) {
+          out.push({ node: stmt as Tuple, name: found.name, body: found.body, nested: false, form: 'defimpl' });
+          walk(found.body, found.name);
+        }
+        continue;
+      }
+      const d = asCall(stmt, 'defmodule') ?? asCall(stmt, 'defprotocol');
       if (d === undefined || d.args.length !== 2) continue;
       const own = aliasName(d.args[0]!);
       const body = kwGet(d.args[1]!, 'do');
       if (own === undefined || body === undefined) continue;
       const full = prefix === undefined || (d.args[0] instanceof Atom) ? own : `${prefix}.${own.slice('Elixir.'.length)}`;
-      out.push({ node: stmt as Tuple, name: full, body, nested: prefix !== undefined });
+      out.push({ node: stmt as Tuple, name: full, body, nested: prefix !== undefined, form: d.name === 'defprotocol' ? 'defprotocol' : 'defmodule' });
       walk(body, full);
     }
   };
   walk(quoted, undefined);
   return out;
+}
+
+/**
+ * The module `defimpl Proto, for: X do ... end` defines (`Proto.X`, as Module.concat makes it; `for:`
+ * defaults to the enclosing module) and its body. `for: [A, B]` defines several: undefined.
+ */
+function implModule(args: Term[], prefix: string | undefined): { name: string; body: Term } | undefined {
+  const opts = args.length === 3 ? args[1]! : args[1];
+  const doKw = args.length === 3 ? args[2]! : args[1];
+  if (opts === undefined || doKw === undefined) return undefined;
+  const proto = aliasName(args[0]!);
+  const forTerm = kwGet(opts, 'for');
+  const target = forTerm === undefined ? prefix : aliasName(forTerm);
+  const body = kwGet(doKw, 'do');
+  if (proto === undefined || target === undefined || body === undefined) return undefined;
+  return { name: `${proto}.${target.replace(/^Elixir\./, '')}`, body };
 }
 
 export function findModule(quoted: Term, module: string): FoundModule | undefined {
