@@ -29,10 +29,14 @@ export interface ProcessMeta {
   first: number | null;
   last: number | null;
   count: number;
-  /** The supervision group (`<node> <oldest known spawner>`) the process belongs to. */
+  /** Its group: `node / app / supervisor / ...` from the supervision trees, else `<node> <oldest known spawner>` (docs/cinema.md). */
   group: string | null;
-  /** Its spawners as process indexes, nearest first (as far as the recording saw them). */
+  /** Its supervisors (or spawners) as process indexes, nearest first. */
   ancestors: number[];
+  /** The process index of the earlier pid of the same supervised child, when this one restarted it. */
+  restartOf?: number | null;
+  app?: string | null;
+  childId?: string | null;
 }
 
 export interface MfaMeta {

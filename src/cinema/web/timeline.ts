@@ -280,6 +280,11 @@ class Timeline {
       if (byName.has(p.name!)) this.restarts.set(first, p.name!);
       byName.set(p.name!, p.index);
     }
+    // The supervision trees also know restarts of children without a registered name (restartOf).
+    for (const p of this.store.meta.processes) {
+      const first = p.restartOf != null ? this.store.idsOfPid(p.index)[0] : undefined;
+      if (first !== undefined && !this.restarts.has(first)) this.restarts.set(first, p.name ?? p.childId ?? p.pid);
+    }
   }
 
   /** Exits whose reason is not normal/shutdown, read from the server's history lines (the reason
