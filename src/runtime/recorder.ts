@@ -332,7 +332,7 @@ export class Recorder {
     let stopReason = this.agentDone?.code ?? reason;
     let stopDetail = this.agentDone !== undefined && this.agentDone.code !== 'duration' ? this.agentDone.reasonText : describeStop(stopReason, this.plan.limits.maxDurationMs);
     const nodeAlive = this.remote.connected;
-    if (this.session !== undefined && nodeAlive && this.instrumented.length > 0) {
+    if (this.session !== undefined && nodeAlive && this.instrumented.length > 0 && this.agentDone === undefined) {
       // The relay reverts on stop too; asking first gives the md5 of each module put back.
       try {
         for (const r of await this.session.revert('all')) {
@@ -341,11 +341,6 @@ export class Recorder {
         }
       } catch (err) {
         this.warnings.push(`reverting the instrumented modules: ${(err as Error).message}`);
-      }
-      for (const m of this.instrumented) {
-        if (m.revertedMd5 !== null && m.revertedMd5 !== m.md5Before) {
-          this.warnings.push(`${display(m.module)} was put back with md5 ${m.revertedMd5}, not ${m.md5Before} as before`);
-        }
       }
     }
     if (this.session !== undefined && nodeAlive) {
@@ -358,6 +353,9 @@ export class Recorder {
         this.warnings.push(`the agent did not stop cleanly: ${(err as Error).message}`);
       }
     }
+    // A session the agent ended itself (a limit, the duration) reverted before its relay exited,
+    // which stop() above waited for: the md5 on the node now says whether it was exact.
+    if (nodeAlive && this.remote.connected) await this.checkReverted();
     if (!nodeAlive) {
       stopReason = 'node_down';
       stopDetail = `${this.remote.name} went away`;
@@ -403,6 +401,22 @@ export class Recorder {
       instrumented: this.instrumented,
       warnings: [...this.warnings, ...errors],
     };
+  }
+
+  private async checkReverted(): Promise<void> {
+    for (const m of this.instrumented) {
+      if (m.revertedMd5 === null) {
+        try {
+          const md5 = await this.remote.rpc(m.module, 'module_info', [Atom.of('md5')], { timeoutMs: this.plan.connectTimeoutMs });
+          if (Buffer.isBuffer(md5)) m.revertedMd5 = md5.toString('hex');
+        } catch (err) {
+          this.warnings.push(`reading the md5 of ${display(m.module)} after the revert: ${(err as Error).message}`);
+        }
+      }
+      if (m.revertedMd5 !== null && m.revertedMd5 !== m.md5Before) {
+        this.warnings.push(`${display(m.module)} is loaded with md5 ${m.revertedMd5}, not ${m.md5Before} as before it was instrumented`);
+      }
+    }
   }
 
   /** Used when start-up fails half way: undo what was set, keep what was recorded. */
