@@ -39,6 +39,7 @@ interface El {
   dataset: Record<string, string | undefined>;
   classList: { contains(c: string): boolean };
   querySelector(s: string): El | null;
+  getBoundingClientRect(): { top: number; bottom: number };
 }
 interface PageStore {
   sel: { id: number | null; pid: number | null };
@@ -382,6 +383,18 @@ describe('Execution Cinema in chromium on a recording of the shop', { timeout: 6
     const focus = page.locator('.es-source-line.es-focus');
     await focus.waitFor();
     assert.match(await focus.innerText(), /def run\(/);
+    // A function far down its file, selected while the tab is hidden.
+    await tab(page, 'inspector');
+    const unit = rows.find((e) => e.kind === 'call' && e.mfa === 'Shop.Pricing.unit_price/2')!;
+    await jumpTo(page, unit.id);
+    await tab(page, 'source');
+    await page.waitForFunction(() => /defp? unit_price\(/.test(document.querySelector('.es-source-line.es-focus')?.textContent ?? ''));
+    // The tab was hidden when the call was selected: the line is brought into sight when it is shown.
+    await page.waitForFunction(() => {
+      const f = document.querySelector('.es-source-line.es-focus')?.getBoundingClientRect();
+      const box = document.querySelector('.es-source-body')?.getBoundingClientRect();
+      return f !== undefined && box !== undefined && f.top >= box.top && f.bottom <= box.bottom;
+    });
     // A state event is in no call: the panel says why there is nothing to show.
     const st = rows.find((e) => e.kind === 'state')!;
     await jumpTo(page, st.id);

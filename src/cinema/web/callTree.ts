@@ -108,6 +108,7 @@ export class CallTreePanel {
   private readonly nodes = new WeakMap<HTMLElement, { node: CallNodeJson; depth: number }>();
   private generation = 0;
   private reloadTimer: ReturnType<typeof setTimeout> | undefined;
+  private pendingScroll: HTMLElement | null = null;
 
   constructor(
     host: HTMLElement,
@@ -125,6 +126,8 @@ export class CallTreePanel {
     this.root.append(this.header, this.tree, flameHost);
     host.append(this.root);
     this.flame = new FlameChart(flameHost, (n) => this.choose(n));
+    // In a hidden tab there is nothing to scroll: bring the call into view when the tab is shown.
+    new ResizeObserver(() => this.scrollToSelected()).observe(this.root);
     this.tree.addEventListener('click', (ev) => this.onClick(ev));
     this.store.on('select', () => this.sync());
     this.store.on('grow', ({ from, to }) => {
@@ -271,6 +274,13 @@ export class CallTreePanel {
     this.store.select({ id: n.id, pid: this.pid ?? undefined });
   }
 
+  private scrollToSelected(): void {
+    const row = this.pendingScroll;
+    if (row === null || this.root.clientHeight === 0) return;
+    this.pendingScroll = null;
+    row.scrollIntoView({ block: 'nearest' });
+  }
+
   /** Marks the call open at the playhead, opening its ancestors so it can be seen. */
   private reveal(): void {
     this.tree.querySelectorAll('.es-call-row.es-selected').forEach((r) => r.classList.remove('es-selected'));
@@ -290,7 +300,8 @@ export class CallTreePanel {
     const row = this.rowsById.get(path.at(-1)!.id);
     if (row !== undefined) {
       row.classList.add('es-selected');
-      row.scrollIntoView({ block: 'nearest' });
+      this.pendingScroll = row;
+      this.scrollToSelected();
     }
   }
 }

@@ -55,6 +55,7 @@ export class SourcePanel {
   private generation = 0;
   private whole = false;
   private shownKey = '';
+  private pendingScroll = false;
 
   constructor(
     host: HTMLElement,
@@ -69,7 +70,15 @@ export class SourcePanel {
     this.root.append(this.head, this.body);
     host.append(this.root);
     store.on('select', () => void this.refresh());
+    // In a hidden tab there is nothing to scroll: bring the line into view when the tab is shown.
+    new ResizeObserver(() => this.scrollToFocus()).observe(this.root);
     void this.refresh();
+  }
+
+  private scrollToFocus(): void {
+    if (!this.pendingScroll || this.root.clientHeight === 0) return;
+    this.pendingScroll = false;
+    this.body.querySelector('.es-focus')?.scrollIntoView({ block: 'center' });
   }
 
   async refresh(): Promise<void> {
@@ -162,7 +171,8 @@ export class SourcePanel {
       parts.push(b);
     }
     this.show(`Source of ${what} — ${s.file}`, ...parts);
-    pre.querySelector('.es-focus')?.scrollIntoView({ block: 'center' });
+    this.pendingScroll = true;
+    this.scrollToFocus();
   }
 
   private show(title: string, ...parts: Node[]): void {
