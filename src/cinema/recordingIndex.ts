@@ -215,7 +215,7 @@ export class RecordingIndex {
       const index = this.procByKey.get(key);
       if (index !== undefined) ancestors.push(index);
       const pid = index !== undefined ? this.processes[index]!.pid : undefined;
-      names.push(up === undefined ? key : placeLabel(up, pid));
+      names.push(up === undefined ? `#PID<0.${key.split('|').slice(1, 3).join('.')}>` : placeLabel(up, pid));
       key = up?.parentKey ?? null;
     }
     return { group: [entry.pid.node.name, place.app, ...names.reverse()].join(' / '), ancestors };
@@ -223,7 +223,8 @@ export class RecordingIndex {
 
   /** Takes the places of a snapshot; the first one's children are where restarts start from. */
   private loadSnapshot(snap: SupervisionSnapshot, first: boolean): void {
-    if (!Array.isArray(snap.entries)) return;
+    // meta.json is read as written; a snapshot not of this shape is left out rather than guessed at.
+    if (!Array.isArray(snap.entries) || typeof snap.node !== 'string' || typeof snap.creation !== 'number') return;
     const node = Atom.of(snap.node);
     const keyOf = (text: string | null): string | null => {
       const m = text === null ? null : /^<0\.(\d+)\.(\d+)>$/.exec(text);
