@@ -60,6 +60,8 @@ export class EventList {
   private loadingEdge = false;
   private generation = 0;
   private drawQueued = false;
+  /** The last failed request's message, shown until a request succeeds. */
+  private error: string | null = null;
 
   constructor(
     host: HTMLElement,
@@ -152,6 +154,7 @@ export class EventList {
   /** Applies a filter (empty fields mean "any") and reloads around the playhead. */
   setFilter(f: EventFilter): void {
     this.filter = f;
+    this.error = null;
     this.generation++;
     this.pages.clear();
     const filtered = f.kinds.length > 0 || f.module !== '' || f.pid !== null || f.text !== '';
@@ -233,8 +236,10 @@ export class EventList {
     this.rows.replaceChildren(frag);
     if (missing && this.win === null) this.loadPages(first, last);
     if (this.win !== null) this.maybeExtend(first, last);
+    this.status.classList.toggle('es-error', this.error !== null);
     this.status.textContent =
-      this.win === null ? `${n.toLocaleString('en-US')} events` : `${n.toLocaleString('en-US')} matches loaded${this.win.after !== null ? ', more below' : ''}`;
+      this.error ??
+      (this.win === null ? `${n.toLocaleString('en-US')} events` : `${n.toLocaleString('en-US')} matches loaded${this.win.after !== null ? ', more below' : ''}`);
   }
 
   private rowAt(r: number): { id: number; line: string | null } {
@@ -283,6 +288,7 @@ export class EventList {
           // A live recording's last page is short until it fills: fetch it again when it grows.
           if (page.ids.length < PAGE) this.store.once('grow', () => this.pages.delete(p));
           this.pages.set(p, lines);
+          this.error = null;
           this.queueDraw();
         })
         .catch((err: unknown) => this.fail(err, () => this.pages.delete(p)));
@@ -299,6 +305,7 @@ export class EventList {
       if (gen !== this.generation || this.win === null) return;
       const b = ascending(back);
       this.win = { ids: [...b.ids, ...fwd.ids], lines: [...b.lines, ...fwd.lines], before: back.next, after: fwd.next };
+      this.error = null;
       this.resize();
       const i = lastAtOrBefore(this.win.ids, anchor);
       this.scrollToRow(Math.max(0, i));
@@ -402,8 +409,8 @@ export class EventList {
 
   private fail(err: unknown, undo: () => void): void {
     undo();
-    this.status.textContent = `could not load events: ${err instanceof Error ? err.message : String(err)}`;
-    this.status.classList.add('es-error');
+    this.error = `could not load events: ${err instanceof Error ? err.message : String(err)}`;
+    this.queueDraw();
   }
 }
 

@@ -172,7 +172,14 @@ export class Inspector {
     try {
       const [s, atText] = await Promise.all([
         this.store.api.getJson<StateJson>(`/api/state?pid=${pid}&at=${id}`),
-        this.store.api.getJson<{ text: string }>(`/api/event/${id}`).then((e) => e.text, () => null),
+        this.store.api.getJson<{ text: string }>(`/api/event/${id}`).then(
+          (e) => e.text,
+          (err: unknown) => {
+            // The state still answers; the event line falls back to the event's kind.
+            console.warn(`elixir-scope: could not read event #${id}`, err);
+            return null;
+          },
+        ),
       ]);
       if (gen !== this.generation) return;
       this.shown = { pid, id };
