@@ -185,19 +185,6 @@ export class RecordingIndex {
     return { group: `${entry.pid.node.name} ${label(root)}`, ancestors };
   }
 
-  /** Spawners of process `p`, nearest first (as far as the recording saw them spawn). */
-  ancestors(p: number): number[] {
-    const out: number[] = [];
-    const seen = new Set<number>([p]);
-    let cur = this.processes[p]!.parent;
-    while (cur !== NONE && !seen.has(cur)) {
-      out.push(cur);
-      seen.add(cur);
-      cur = this.processes[cur]!.parent;
-    }
-    return out;
-  }
-
   // --------------------------------------------------------------------------------------------
   // Supervision
   // --------------------------------------------------------------------------------------------
