@@ -5,7 +5,9 @@
  * started during the recording under Shop.CartSup (their spawner), and the payment gateway, which
  * crashes and is restarted by Shop.PaymentSup during the scenario, as a chain of restarts
  * (`restartOf`) from the pid it had before the recording to the one it has at the end, one link per
- * restart the shop itself counted. The same recording without meta.supervision still opens.
+ * restart the shop itself counted. In chromium, `elixir-scope ui` lays the gateway's lanes out
+ * together in that group and marks each restart. The same recording without meta.supervision still
+ * opens.
  */
 
 import { describe, it, before, after } from 'node:test';
@@ -18,7 +20,8 @@ import { openRecording } from '../src/store/reader.js';
 import { RecordingView } from '../src/cinema/api.js';
 import type { RecordingMeta } from '../src/store/types.js';
 import { copyShop, removeCopy, runMix, startShopNode, type ShopNode } from './support/exampleApp.js';
-import { recordDuring } from './support/cliProcess.js';
+import { recordDuring, startCliProcess } from './support/cliProcess.js';
+import { launchBrowser } from './support/browser.js';
 
 interface ProcessMeta {
   index: number;
@@ -38,6 +41,12 @@ interface Meta {
 }
 
 const text = (p: Pid): string => `#PID<0.${p.id}.${p.serial}>`;
+
+interface PageView {
+  store: { meta: { processes: ProcessMeta[] }; idsOfPid(pid: number): Uint32Array };
+  timeline: { lanes(): Array<{ pid: number }>; restarts(): number[] } | null;
+}
+declare const window: { elixirScope?: PageView };
 
 async function whereis(peer: RemoteNode, name: string): Promise<Pid> {
   const p = await peer.rpc('erlang', 'whereis', [atom(name)]);
@@ -179,6 +188,39 @@ describe('cinema groups a real shop recording by its supervision tree', () => {
       assert.equal(c.group, group, c.pid);
       assert.equal(c.restartOf, null, `${c.pid}: a DynamicSupervisor child is never a restart of another`);
       assert.deepEqual(c.ancestors, [cartSup.index, proc(text(supPid)).index]);
+    }
+  });
+
+  it('lays out the gateway\'s lanes together in its supervision group in the page, each restart marked', async () => {
+    const ui = startCliProcess(['ui', out, '--port', '0']);
+    const browser = await launchBrowser();
+    try {
+      await ui.waitFor(/http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+/);
+      const url = /http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+/.exec(ui.output())![0];
+      const page = await browser.newPage();
+      await page.goto(url);
+      await page.waitForFunction(() => (window.elixirScope?.timeline?.lanes().length ?? 0) > 0, undefined, { timeout: 60_000 });
+      const seen = await page.evaluate(() => {
+        const es = window.elixirScope!;
+        const procs = es.store.meta.processes;
+        return {
+          lanes: es.timeline!.lanes().map((l) => procs[l.pid]!.group),
+          restarts: es.timeline!.restarts(),
+          restartFirsts: procs.filter((p) => p.restartOf != null && p.count > 0).map((p) => es.store.idsOfPid(p.index)[0]!),
+        };
+      });
+      const group = `${shop.name} / shop / Shop.Supervisor / Shop.PaymentSup`;
+      const at = seen.lanes.flatMap((g, i) => (g === group ? [i] : []));
+      assert.ok(at.length >= restarts + 1, `lanes of ${group}: ${at.length}`);
+      assert.equal(at[at.length - 1]! - at[0]! + 1, at.length, 'the group\'s lanes are next to each other');
+      assert.equal(seen.restartFirsts.length, restarts);
+      for (const id of seen.restartFirsts) assert.ok(seen.restarts.includes(id), `the restart at event ${id} is marked`);
+    } finally {
+      await browser.close();
+      if (ui.child.exitCode === null) {
+        ui.child.kill('SIGINT');
+        await ui.done;
+      }
     }
   });
 
