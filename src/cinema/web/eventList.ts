@@ -62,6 +62,8 @@ export class EventList {
   private drawQueued = false;
   /** The last failed request's message, shown until a request succeeds. */
   private error: string | null = null;
+  /** A filtered window is being loaded around a new anchor. */
+  private searching = false;
 
   constructor(
     host: HTMLElement,
@@ -239,7 +241,11 @@ export class EventList {
     this.status.classList.toggle('es-error', this.error !== null);
     this.status.textContent =
       this.error ??
-      (this.win === null ? `${n.toLocaleString('en-US')} events` : `${n.toLocaleString('en-US')} matches loaded${this.win.after !== null ? ', more below' : ''}`);
+      (this.win === null
+        ? `${n.toLocaleString('en-US')} events`
+        : this.searching
+          ? 'searching…'
+          : `${n.toLocaleString('en-US')} matches loaded${this.win.after !== null ? ', more below' : ''}`);
   }
 
   private rowAt(r: number): { id: number; line: string | null } {
@@ -297,6 +303,8 @@ export class EventList {
 
   private async loadWindowAt(anchor: number): Promise<void> {
     const gen = this.generation;
+    this.searching = true;
+    this.queueDraw();
     try {
       const [back, fwd] = await Promise.all([
         this.store.api.getJson<EventsPage>(this.query(anchor, 'prev', PAGE / 2)),
@@ -312,6 +320,9 @@ export class EventList {
       this.queueDraw();
     } catch (err) {
       this.fail(err, () => undefined);
+    } finally {
+      if (gen === this.generation) this.searching = false;
+      this.queueDraw();
     }
   }
 
