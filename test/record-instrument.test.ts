@@ -156,7 +156,7 @@ describe('record --instrument on the example shop (hybrid: runtime + AST)', () =
   });
 });
 
-describe('instrument + revert: a long-lived session taken out from another terminal', () => {
+describe('instrument + revert: a long-lived session taken out from another terminal, from debug_info', () => {
   let dir: string;
   let shop: ShopNode;
   let local: LocalNode;
@@ -183,7 +183,10 @@ describe('instrument + revert: a long-lived session taken out from another termi
   it('revert --list names the module, revert puts it back with the same md5, and the session keeps its events', async () => {
     const env = { ELIXIR_SCOPE_COOKIE: shop.cookie };
     const md5Before = await md5(peer, PRICING);
+    // The source is gone (a release, say): the module is rebuilt from its .beam's debug_info.
+    rmSync(join(dir, 'lib', 'shop', 'pricing.ex'));
     const session = startCliProcess(['instrument', '--node', shop.name, '--out', out, '--duration', '60s', '--json', 'Shop.Pricing.tax/1:level=lines'], env);
+    await session.waitFor(/Ctrl-C to stop/);
     // Wait until the instrumented code is in.
     const deadline = Date.now() + 60_000;
     while ((await md5(peer, PRICING)) === md5Before) {
@@ -204,6 +207,10 @@ describe('instrument + revert: a long-lived session taken out from another termi
     session.child.kill('SIGINT');
     const done = await session.done;
     assert.equal(done.code, 0, session.output());
+    const s = JSON.parse(done.stdout) as { instrumented: Array<{ origin: string; functions: string[]; reverted_exactly: boolean }> };
+    assert.equal(s.instrumented[0]?.origin, 'debug_info');
+    assert.deepEqual(s.instrumented[0]?.functions, ['tax/1']);
+    assert.equal(s.instrumented[0]?.reverted_exactly, true);
     const h = await runCli(['history', out, '--json', '--limit', '0']);
     const kinds = h.stdout.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as Row).kind);
     assert.ok(kinds.includes('line'), `line events of tax/1 were recorded: ${kinds.join(',')}`);

@@ -12,7 +12,7 @@
  * arity (`f/1` for `f(a, b \\ 2)`) is an ordinary delegating def here, so it can be instrumented too.
  */
 
-import { Atom, Tuple, atom, type Term } from '../erlang/terms.js';
+import { Atom, Tuple, atom, termEquals, type Term } from '../erlang/terms.js';
 import { call, escape, kw, meta, remote } from './quoted.js';
 
 const DEF_KINDS = new Set(['def', 'defp', 'defmacro', 'defmacrop']);
@@ -30,7 +30,9 @@ export function fromDebugInfo(definitions: Term, attributes: Term, module: strin
   if (!Array.isArray(definitions)) throw new DebugInfoError(`the debug_info definitions of ${module} are not a list; expected [{{name, arity}, kind, meta, clauses}]`);
   const stmts: Term[] = [...attributeForms(attributes, module)];
   const defs: Array<{ line: number; forms: Term[] }> = [];
+  const heads = defaultHeads(definitions);
   for (const d of definitions) {
+    if (heads.delegators.has(d)) continue;
     if (!(d instanceof Tuple) || d.elements.length !== 4) throw new DebugInfoError(`a debug_info definition of ${module} is not {{name, arity}, kind, meta, clauses}`);
     const [na, kind, dmeta, clauses] = d.elements;
     if (!(na instanceof Tuple) || !(na.elements[0] instanceof Atom) || !(kind instanceof Atom) || !DEF_KINDS.has(kind.name) || !Array.isArray(clauses)) {
@@ -38,6 +40,8 @@ export function fromDebugInfo(definitions: Term, attributes: Term, module: strin
     }
     const name = na.elements[0];
     const forms: Term[] = [];
+    const head = heads.byFunction.get(`${name.name}/${String(na.elements[1])}`);
+    if (head !== undefined) forms.push(new Tuple([kind, [], [head]]));
     for (const c of clauses) {
       if (!(c instanceof Tuple) || c.elements.length !== 4) throw new DebugInfoError(`a clause of ${module}.${name.name} is not {meta, args, guards, body}`);
       const [cmeta, args, guards, body] = c.elements;
@@ -52,6 +56,55 @@ export function fromDebugInfo(definitions: Term, attributes: Term, module: strin
   defs.sort((a, b) => a.line - b.line);
   for (const d of defs) stmts.push(...d.forms);
   return call('defmodule', meta(1), [atom(module), kw([['do', call('__block__', [], stmts)]])]);
+}
+
+/**
+ * Default arguments go back into the head as `\\` (a bodyless `def f(a, b \\ 2)` before the clauses),
+ * and the clauses Elixir generated for them (`f/1` calling `super(x0, 2)`) are left out: written as
+ * local calls they would not compile when the function is named like a special form (`def quote(a,
+ * b \\ 2)` makes `quote(x0, 2)`, which is read as the `quote` special form), and the compiler
+ * generates them again from the head exactly as it did the first time.
+ */
+function defaultHeads(definitions: Term[]): { byFunction: Map<string, Term>; delegators: Set<Term> } {
+  const byFunction = new Map<string, Term>();
+  const delegators = new Set<Term>();
+  const full = new Map<string, number>(); // name → arity of the definition that has defaults
+  for (const d of definitions) {
+    if (!(d instanceof Tuple) || d.elements.length !== 4) continue;
+    const [na, , dmeta] = d.elements;
+    if (na instanceof Tuple && na.elements[0] instanceof Atom && typeof na.elements[1] === 'number' && kwNumber(dmeta, 'defaults') > 0) full.set(na.elements[0].name, na.elements[1]);
+  }
+  // The delegator with the fewest arguments names every default: its super call passes its own
+  // variables where the head has no default, and the default's expression elsewhere.
+  const lowest = new Map<string, { arity: number; args: Term[]; own: Term[] }>();
+  for (const d of definitions) {
+    if (!(d instanceof Tuple) || d.elements.length !== 4) continue;
+    const [na, , , clauses] = d.elements;
+    if (!(na instanceof Tuple) || !(na.elements[0] instanceof Atom) || typeof na.elements[1] !== 'number') continue;
+    const fullArity = full.get(na.elements[0].name);
+    if (fullArity === undefined || na.elements[1] >= fullArity || !Array.isArray(clauses) || clauses.length !== 1) continue;
+    const c = clauses[0];
+    if (!(c instanceof Tuple) || c.elements.length !== 4 || !Array.isArray(c.elements[1])) continue;
+    const body = c.elements[3];
+    if (!(body instanceof Tuple) || body.elements[0] !== atom('super') || !Array.isArray(body.elements[2]) || body.elements[2].length !== fullArity) continue;
+    delegators.add(d);
+    const prev = lowest.get(na.elements[0].name);
+    if (prev === undefined || na.elements[1] < prev.arity) lowest.set(na.elements[0].name, { arity: na.elements[1], args: body.elements[2], own: c.elements[1] });
+  }
+  for (const [name, l] of lowest) {
+    const params = l.args.map((a, i) => {
+      const v = new Tuple([atom(`arg${i + 1}`), [], atom('nil')]);
+      return l.own.some((o) => termEquals(o, a)) ? v : call('\\\\', [], [v, a]);
+    });
+    byFunction.set(`${name}/${l.args.length}`, new Tuple([atom(name), [], params]));
+  }
+  return { byFunction, delegators };
+}
+
+function kwNumber(m: Term | undefined, key: string): number {
+  if (!Array.isArray(m)) return 0;
+  for (const e of m) if (e instanceof Tuple && e.elements[0] === atom(key) && typeof e.elements[1] === 'number') return e.elements[1];
+  return 0;
 }
 
 /**
