@@ -162,6 +162,7 @@ export function instrumentModule(quoted: Term, plan: ModulePlan): InstrumentResu
   const hits = new Map<string, Set<number>>();
   const stmts = statements(found.body);
   const macroSources = requiredModules(found.body);
+  const diverging = neverReturning(found.body, keys);
   const newStmts = stmts.map((stmt, i) => {
     const f = defForm(stmt, i);
     if (f === undefined || !f.hasBody || (f.kind !== 'def' && f.kind !== 'defp')) return stmt;
@@ -176,7 +177,7 @@ export function instrumentModule(quoted: Term, plan: ModulePlan): InstrumentResu
       done.push(st);
     }
     st.clauses++;
-    const fx = new FunctionTransformer(modAtom, f.name, f.arity, keys, levels, st, hits.get(key)!, macroSources);
+    const fx = new FunctionTransformer(modAtom, f.name, f.arity, keys, levels, st, hits.get(key)!, macroSources, diverging);
     return withoutQuoteColumns(fx.clause(stmt as Tuple));
   });
   for (const [key, levels] of wanted) {
@@ -268,6 +269,8 @@ class FunctionTransformer {
     private readonly hit: Set<number>,
     /** Modules the source requires or imports (as written): a remote call into one of them may be a macro. */
     private readonly macroSources: Set<string> = new Set(),
+    /** The module's functions that can only raise (see neverReturning). */
+    private readonly diverging: Set<string> = new Set(),
   ) {
     this.mfa = tupleOf([], [mod, atom(fun), arity]);
   }
@@ -354,13 +357,13 @@ class FunctionTransformer {
     const retLines = new Set<number>();
     // First pass: which lines can the value come from? One line: no need to carry it at run time.
     this.tails(body, true, line, (leaf, l) => {
-      if (this.realCall(leaf) === undefined) retLines.add(l);
+      if (this.tailable(leaf) === undefined) retLines.add(l);
       return leaf;
     });
     const carry = retLines.size > 1;
     const lastLineOfBody = firstLine(statements(body).at(-1)!) ?? line;
     const newBody = this.tails(body, true, line, (leaf, l, canTail) => {
-      const sc = canTail ? this.realCall(leaf) : undefined;
+      const sc = canTail ? this.tailable(leaf) : undefined;
       if (sc !== undefined) {
         const tag = atom(`$es_tail_${tails.length}`);
         const vars = sc.args.map(() => this.fresh('t', l));
@@ -538,6 +541,28 @@ class FunctionTransformer {
     return undefined;
   }
 
+  /**
+   * What the compiler makes a last call in tail position: a real call; or, in `1 + f(x)` where f can
+   * only raise, the call of f (the compiler sees that the addition is never reached, and drops the
+   * frame: the original's stacktrace then lacks this function). Only when the other operands are
+   * variables or literals, so nothing runs between the operands and the call that did not before.
+   */
+  private tailable(t: Term): ReturnType<FunctionTransformer['realCall']> {
+    const direct = this.realCall(t);
+    if (direct !== undefined || this.diverging.size === 0) return direct;
+    const n = asNode(t);
+    if (n === undefined || !(n.form instanceof Atom) || !Array.isArray(n.args) || NOT_CALLS.has(n.form.name) || LAZY.has(n.form.name)) return undefined;
+    const args = n.args;
+    const at = args.findIndex((a) => {
+      const c = asNode(a);
+      return c !== undefined && c.form instanceof Atom && Array.isArray(c.args) && this.diverging.has(`${c.form.name}/${c.args.length}`);
+    });
+    if (at < 0 || !args.every((a, i) => i === at || isSimple(a))) return undefined;
+    const inner = this.realCall(args[at]!);
+    if (inner === undefined) return undefined;
+    return { args: inner.args, callee: inner.callee, build: (vs) => new Tuple([n.form, n.meta, args.map((a, i) => (i === at ? inner.build(vs) : a))]) };
+  }
+
   /** Whether an alias names (or ends like) a module the source requires or imports. */
   private mayBeMacro(alias: string): boolean {
     const last = alias.slice(alias.lastIndexOf('.') + 1);
@@ -601,7 +626,7 @@ class FunctionTransformer {
         out.push(...pre, s);
         continue;
       }
-      if (isTail && (isStructural(stmt) || this.realCall(stmt) !== undefined)) {
+      if (isTail && (isStructural(stmt) || this.tailable(stmt) !== undefined)) {
         // The value comes from a branch (instrumented on its own) or a tail call that must stay last:
         // what is "after" this expression is recorded just before it.
         out.push(...pre, ...post, ...after.map((p) => this.probe(p)), s);
@@ -845,6 +870,83 @@ class FunctionTransformer {
 function clauseLine(x: { meta: Term[]; body: Term }): number | undefined {
   const own = kwGet(x.meta, 'line');
   return firstLine(x.body) ?? (typeof own === 'number' ? own : undefined);
+}
+
+/** Special forms and macros whose arguments are not all evaluated, in order, before they act. */
+const NOT_CALLS = new Set(['case', 'cond', 'if', 'unless', 'receive', 'with', 'try', 'for', 'fn', 'quote', 'unquote', '__block__', '=', '&', '^', '::', '<<>>', '%{}', '%', '{}', '__aliases__', '|>', '.', 'raise', 'reraise', 'throw', 'exit']);
+const LAZY = new Set(['&&', '||', 'and', 'or']);
+
+function isSimple(t: Term): boolean {
+  if (asVar(t) !== undefined) return true;
+  return !(t instanceof Tuple) && !Array.isArray(t);
+}
+
+/**
+ * The module's def/defp (name/arity) that can only raise: every clause ends in raise/reraise/throw/
+ * exit/:erlang.error (or a call of another such function), found as the compiler finds them, by
+ * assuming all do and dropping those with a clause that can return, until none is dropped.
+ */
+function neverReturning(body: Term, keys: Set<string>): Set<string> {
+  const clauses = new Map<string, Term[]>();
+  for (const [i, stmt] of statements(body).entries()) {
+    const f = defForm(stmt, i);
+    if (f === undefined || !f.hasBody || (f.kind !== 'def' && f.kind !== 'defp')) continue;
+    const d = asCall(stmt)!;
+    const kwl = d.args[1]!;
+    // `def f do ... rescue ... end` may return from its rescue.
+    if (kwKeys(kwl).some((k) => k !== 'do')) {
+      clauses.set(`${f.name}/${f.arity}`, [A_OK]);
+      continue;
+    }
+    const list = clauses.get(`${f.name}/${f.arity}`) ?? [];
+    list.push(kwGet(kwl, 'do')!);
+    clauses.set(`${f.name}/${f.arity}`, list);
+  }
+  const set = new Set([...clauses.keys()].filter((k) => keys.has(k)));
+  const raises = (t: Term): boolean => {
+    const c = asCall(t);
+    if (c !== undefined) {
+      switch (c.name) {
+        case '__block__':
+          return c.args.some(raises);
+        case 'raise':
+        case 'reraise':
+        case 'throw':
+        case 'exit':
+          return true;
+        case '=':
+          return c.args.length === 2 && raises(c.args[1]!);
+        case 'case': {
+          const cs = asClauses(kwGet(c.args[1] ?? [], 'do') ?? A_NIL);
+          return raises(c.args[0]!) || (cs !== undefined && cs.every((x) => raises(x.body)));
+        }
+        case 'if':
+        case 'unless': {
+          const kwl = c.args[1] ?? [];
+          const a = kwGet(kwl, 'do');
+          const b = kwGet(kwl, 'else');
+          return raises(c.args[0]!) || (a !== undefined && b !== undefined && raises(a) && raises(b));
+        }
+        default:
+          if (NOT_CALLS.has(c.name)) return false;
+          if (set.has(`${c.name}/${c.args.length}`)) return true;
+          return (LAZY.has(c.name) ? c.args.slice(0, 1) : c.args).some(raises);
+      }
+    }
+    const r = asRemoteCall(t);
+    if (r !== undefined) return (r.target === A_ERLANG && ERLANG_RAISE.has(r.fun)) || r.args.some(raises);
+    return false;
+  };
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const k of [...set]) {
+      if (!clauses.get(k)!.every(raises)) {
+        set.delete(k);
+        changed = true;
+      }
+    }
+  }
+  return set;
 }
 
 /** The names of the user's variables (context nil) that appear in `t`. */
