@@ -71,7 +71,10 @@ function node(view: TermView, path: number[], changed: readonly TermPath[], open
   el.append(head, body);
 
   let built = false;
+  // Open, the elements below say it all: the head keeps only the opening bracket.
+  const opener = /^(%[\w.]*\{|\{|\[|#[\w.]+<)/.exec(view.text)?.[0] ?? '';
   const open = (yes: boolean): void => {
+    label.textContent = yes && opener !== '' ? `${opener}…` : view.text;
     el.classList.toggle('es-open', yes);
     head.setAttribute('aria-expanded', String(yes));
     if (yes && !built) {
