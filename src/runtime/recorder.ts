@@ -222,6 +222,15 @@ export class Recorder {
       this.traced.functions.push(...matched.map((m) => `${moduleName(m.module)}.${m.function}/${m.arity}`));
       this.tracedModules.push(...matched.map((m) => m.module));
     }
+    // Before the process flags: reading the sources takes rpc calls, whose worker processes would
+    // otherwise be spawned, traced and recorded as if the application had made them.
+    if (this.hooks.onTraced !== undefined && (this.traced.functions.length > 0 || this.instrumented.length > 0)) {
+      try {
+        await this.hooks.onTraced(remote, [...new Set(this.tracedModules)], plan.out);
+      } catch (err) {
+        this.warnings.push(`the sources of the traced modules were not kept: ${(err as Error).message}`);
+      }
+    }
     const flags: ProcessFlag[] = [];
     if (plan.calls.length > 0) flags.push('call');
     if (plan.messages) flags.push('send', 'receive');
@@ -237,13 +246,6 @@ export class Recorder {
       for (const sel of selectors) this.traced.processes += await session.traceProcesses(sel, flags);
     }
 
-    if (this.hooks.onTraced !== undefined && (this.traced.functions.length > 0 || this.instrumented.length > 0)) {
-      try {
-        await this.hooks.onTraced(remote, [...new Set(this.tracedModules)], plan.out);
-      } catch (err) {
-        this.warnings.push(`the sources of the traced modules were not kept: ${(err as Error).message}`);
-      }
-    }
     this.timers.push(setTimeout(() => void this.stop('duration'), plan.limits.maxDurationMs));
     if (this.hooks.onProgress !== undefined) {
       const every = this.hooks.progressIntervalMs ?? 250;
