@@ -2,7 +2,8 @@
  * elixir_scope_agent:supervision_tree/1 on a real Elixir node running a small application: the tree
  * it returns is what supervisor:which_children says, supervisor by supervisor; a suspended
  * supervisor is skipped (timeout) while the rest is still read; a worker that a spec calls a
- * supervisor is never asked anything; max_entries cuts the answer; bad options are refused.
+ * supervisor is never asked anything; max_entries cuts the answer, and a supervisor with more
+ * children than the entries left is not listed (too_many); bad options are refused.
  */
 
 import { describe, it, before, after } from 'node:test';
@@ -161,6 +162,18 @@ describe('agent supervision_tree on an elixir node', () => {
     const snap = await readSupervision(eng.remote, { maxEntries: 3 });
     assert.equal(snap.truncated, true);
     assert.equal(snap.entries.length, 3);
+  });
+
+  it('counts a supervisor\'s children before listing them: more than the entries left is too_many, not listed', async () => {
+    const supPid = await pidOfName(eng, 'Elixir.EsDemo.Sup');
+    assert.equal((await whichChildren(eng, 'Elixir.EsDemo.Sup')).length, 4);
+    // es_demo started last, so it is walked first: room for EsDemo.Sup and three more, for four children.
+    const snap = await readSupervision(eng.remote, { maxEntries: 4 });
+    const sup = snap.entries.find((e) => e.pid === supPid);
+    assert.equal(sup?.skipped, 'too_many', JSON.stringify(snap.entries));
+    assert.deepEqual(childrenOf(snap, supPid), []);
+    assert.equal(snap.truncated, true);
+    assert.ok(snap.entries.length <= 4);
   });
 
   it('refuses options that are not positive integers, naming them', async () => {

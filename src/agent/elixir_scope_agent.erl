@@ -1681,6 +1681,9 @@ tree_walk(App, Parent, Id, Pid, Type, {_, Max, _} = Ctx, #{n := N, seen := Seen}
                                         tree_walk(App, Pid, KId, KPid, KType, Ctx, Acc);
                                    (_, Acc) -> Acc
                                 end, S2, Kids);
+                {skipped, too_many} ->
+                    %% Left out for want of room: the answer is incomplete as if it had been cut.
+                    tree_add(Entry#{skipped => too_many}, Ctx, S1#{truncated := true});
                 {skipped, Why} ->
                     tree_add(Entry#{skipped => Why}, Ctx, S1)
             end;
