@@ -1616,14 +1616,18 @@ supervision_tree(Opts) when is_map(Opts) ->
         [] ->
             [{_, T}, {_, Max}, {_, Budget}] = Vals,
             Ctx = {T, Max, erlang:monotonic_time(millisecond) + Budget},
-            Apps = try application:which_applications(T) of
-                       L when is_list(L) -> [A || {A, _, _} <- L]
-                   catch exit:_ -> []
-                   end,
-            S = lists:foldl(fun(App, Acc) -> tree_app(App, Ctx, Acc) end,
-                            #{entries => [], n => 0, seen => #{}, truncated => false}, Apps),
-            {ok, #{entries => lists:reverse(maps:get(entries, S)), truncated => maps:get(truncated, S),
-                   apps => Apps}};
+            %% The application controller busy for longer than a supervisor may be is an answer too.
+            try application:which_applications(T) of
+                L when is_list(L) ->
+                    Apps = [A || {A, _, _} <- L],
+                    S = lists:foldl(fun(App, Acc) -> tree_app(App, Ctx, Acc) end,
+                                    #{entries => [], n => 0, seen => #{}, truncated => false}, Apps),
+                    {ok, #{entries => lists:reverse(maps:get(entries, S)), truncated => maps:get(truncated, S),
+                           apps => Apps}}
+            catch
+                exit:{timeout, _} -> {error, {application_controller, timeout}};
+                exit:_ -> {error, {application_controller, not_running}}
+            end;
         Bad ->
             {error, {bad_opts, Bad}}
     end;
