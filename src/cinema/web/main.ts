@@ -157,8 +157,20 @@ async function start(): Promise<void> {
     ' ',
     el('span', { class: 'node' }, String(store.meta.meta['node'] ?? '')),
     ' ',
-    el('span', { id: 'status', class: 'status' }, `${store.count.toLocaleString('en')} events, ${store.meta.processes.length.toLocaleString('en')} processes${store.live ? ' (live)' : ''}`),
+    el('span', { id: 'status', class: 'status' }, statusText(store, store.live)),
   );
+  // A live recording's count changes with every grow; the header says what the page holds now.
+  let ended = '';
+  const refreshStatus = (): void => {
+    const s = document.getElementById('status');
+    if (s !== null && !s.textContent?.includes('live stream closed')) s.textContent = statusText(store, store.live && ended === '') + ended;
+  };
+  store.on('grow', refreshStatus);
+  store.on('meta', refreshStatus);
+  store.on('end', () => {
+    ended = ' (recording ended)';
+    refreshStatus();
+  });
   const timelineHost = el('section', { class: 'timeline-host', 'aria-label': 'timeline' });
   const scrubberHost = el('section', { class: 'scrubber-host', 'aria-label': 'scrubber' });
   const left = el('section', { class: 'region region-left' });
@@ -190,6 +202,10 @@ async function start(): Promise<void> {
       if (s !== null) s.textContent += ` — live stream closed: ${why}`;
     });
   }
+}
+
+function statusText(store: Store, live: boolean): string {
+  return `${store.count.toLocaleString('en')} events, ${store.meta.processes.length.toLocaleString('en')} processes${live ? ' (live)' : ''}`;
 }
 
 void start();
