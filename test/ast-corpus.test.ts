@@ -57,6 +57,8 @@ interface LevelCase {
 class Seen {
   readonly byKind = new Map<string, Map<string, number>>();
   readonly probeLabels = new Set<string>();
+  /** `tail_call` callees as `Module.fun/arity` (the module as an atom's text). */
+  readonly callees = new Set<string>();
   readonly foreign: string[] = [];
   total = 0;
 
@@ -71,6 +73,10 @@ class Seen {
     m.set(mod, (m.get(mod) ?? 0) + 1);
     this.total++;
     if (k === 'probe' && isTuple(payload, 2) && Buffer.isBuffer(payload.elements[0])) this.probeLabels.add(payload.elements[0].toString('utf8'));
+    if (k === 'tail_call' && isTuple(payload, 3)) {
+      const [m, f, a] = payload.elements;
+      this.callees.add(`${m instanceof Atom ? m.name : inspect(m!)}.${f instanceof Atom ? f.name : inspect(f!)}/${String(a)}`);
+    }
   }
 
   count(kind: string): number {
@@ -104,6 +110,15 @@ const LEVEL_CASES: LevelCase[] = [
     check: (s) => {
       hasAll(s.modules('call'), EXERCISED, 'call');
       for (const k of ['return', 'exception', 'tail_call']) assert.ok(s.count(k) > 0, `no ${k} event: ${s.summary()}`);
+      // Every kind of real call in tail position stayed a last call, named as its callee: this module's,
+      // another module's, a Kernel function, a fun, and a call the compiler makes last because the
+      // callee can only raise (1 + deep(n - 1)).
+      const callees = [...s.callees];
+      for (const c of ['Elixir.Corpus.Recursion.even?/1', 'Elixir.GenServer.call/2', 'Elixir.Kernel.struct!/2', '$dynamic.fun/1', 'Elixir.Corpus.Crashes.deep/1']) {
+        assert.ok(callees.includes(c), `no tail_call to ${c}; tail calls to ${callees.sort().join(' ')}`);
+      }
+      // Operators and guard BIFs are not calls: their value is the return.
+      assert.deepEqual(callees.filter((c) => /^(erlang|Elixir\.Kernel)\.([-+*\/<>=!]|elem|hd|tl|length|map_size|is_)/.test(c)), []);
       for (const k of ['line', 'locals', 'expr', 'probe']) assert.equal(s.count(k), 0, `${k} events at function boundaries: ${s.summary()}`);
     },
   },
@@ -277,7 +292,7 @@ test('the corpus runs identically before, during and after instrumentation, at e
       assert.deepEqual(problems, []);
       assert.deepEqual(main.seen.foreign, []);
       lc.check(main.seen);
-      t.diagnostic(`${lc.name}: ${main.seen.total} events (${main.seen.summary()})`);
+      t.diagnostic(`${lc.name}: ${main.seen.total} events (${main.seen.summary()}); tail calls to ${[...main.seen.callees].sort().join(' ')}`);
 
       assert.deepEqual(await moduleMd5s(cn), md5sBefore);
       const after = await runCorpus(cn);
