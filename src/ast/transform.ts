@@ -229,8 +229,9 @@ const A_DYNAMIC = atom('$dynamic');
 
 /**
  * Kernel functions (name/arity) that compile to a real call. Not here: operators and guards (BIF
- * instructions, run in the caller's frame), macros, and exit/1 and throw/1 (the compiler never makes
- * them last calls, so the caller's frame is in their stacktrace already, and the exception is recorded).
+ * instructions, run in the caller's frame), macros, and exit/1 and throw/1 (a raising BIF's
+ * stacktrace starts with the function that called it, last call or not, so keeping them inside the
+ * try changes no frame, and the exception is recorded).
  */
 const KERNEL_CALLS = new Set([
   'apply/2', 'apply/3', 'send/2', 'spawn/1', 'spawn/3', 'spawn_link/1', 'spawn_link/3', 'spawn_monitor/1', 'spawn_monitor/3',
@@ -246,7 +247,7 @@ const ERLANG_INLINE = new Set([
   'binary_part', 'max', 'min', '+', '-', '*', '/', 'div', 'rem', 'band', 'bor', 'bxor', 'bnot', 'bsl', 'bsr', 'not', 'and', 'or',
   'xor', '==', '/=', '=<', '<', '>=', '>', '=:=', '=/=',
 ]);
-/** `:erlang` functions that raise: never last calls (their caller's frame stays), and the exception is recorded. */
+/** `:erlang` functions that raise: their stacktrace names their caller either way, so they stay inside (the exception is recorded). */
 const ERLANG_RAISE = new Set(['error', 'exit', 'throw', 'raise', 'nif_error']);
 
 /** Forms whose tail positions are the tails of their branches. */
