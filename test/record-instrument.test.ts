@@ -215,4 +215,26 @@ describe('instrument + revert: a long-lived session taken out from another termi
     const kinds = h.stdout.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as Row).kind);
     assert.ok(kinds.includes('line'), `line events of tax/1 were recorded: ${kinds.join(',')}`);
   });
+
+  it('kill -9 of the instrumenting engine: the agent puts the original back by itself', async () => {
+    const env = { ELIXIR_SCOPE_COOKIE: shop.cookie };
+    const md5Before = await md5(peer, PRICING);
+    const out2 = join(out, '..', 'killed');
+    const session = startCliProcess(['instrument', '--node', shop.name, '--out', out2, '--duration', '60s', 'Shop.Pricing.quote/2:locals=*'], env);
+    await session.waitFor(/Ctrl-C to stop/);
+    assert.notEqual(await md5(peer, PRICING), md5Before);
+    session.child.kill('SIGKILL');
+    await session.done;
+    // Our connection closes with the process, so the relay's monitor fires at once (a lost network
+    // would take up to the net tick time).
+    const deadline = Date.now() + 60_000;
+    while ((await md5(peer, PRICING)) !== md5Before) {
+      assert.ok(Date.now() < deadline, 'the agent never reverted after the engine was killed');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const left = await peer.rpc('persistent_term', 'get', [tuple(atom('elixir_scope_ast'), atom(PRICING)), atom('none')]);
+    assert.equal(inspect(left), ':none', 'no probe target left behind');
+    const rev = await runCli(['revert', '--node', shop.name, '--list'], env);
+    assert.match(rev.stdout, /nothing is instrumented/);
+  });
 });
