@@ -754,8 +754,14 @@ class FunctionTransformer {
         const used = usedVars(kwGet(opts, 'do') ?? A_NIL);
         let sc = scope.filter((v) => used.has(v));
         for (const g of c.args.slice(0, -1)) {
-          const arrow = asCall(g, '<-') ?? asCall(asCall(g, '<<>>')?.args[0] ?? A_NIL, '<-');
-          if (arrow !== undefined && arrow.args.length === 2) sc = union(sc, patternVars(arrow.args[0]!));
+          // `<<len::8, c::utf8 <- s>>`: the generator is the last segment, and the pattern is a binary's
+          // (`utf8`, `binary`, `size(len)` are types, not variables).
+          const segs = asCall(g, '<<>>')?.args;
+          const bin = segs !== undefined ? asCall(segs.at(-1) ?? A_NIL, '<-') : undefined;
+          const arrow = asCall(g, '<-') ?? bin;
+          if (arrow !== undefined && arrow.args.length === 2) {
+            sc = union(sc, patternVars(bin !== undefined ? call('<<>>', [], [...segs!.slice(0, -1), arrow.args[0]!]) : arrow.args[0]!));
+          }
         }
         const kwl = opts.map((e) => {
           if ((e.elements[0] as Atom).name !== 'do') return e;
