@@ -216,6 +216,7 @@ test('the corpus runs identically before, during and after instrumentation, at e
   // The sources, once: every corpus module's defmodule from its file, checked against the loaded code.
   const sources = new Map<string, AstFromSource>();
   const sourceProblems: string[] = [];
+  const notMatching: string[] = [];
   {
     const { session } = await countingSession(cn, {});
     try {
@@ -229,13 +230,17 @@ test('the corpus runs identically before, during and after instrumentation, at e
         }
         assert.equal(src.origin, 'source', `${m.name}: ${src.origin}`);
         if (src.origin !== 'source') continue;
-        if (src.sourceMatches !== true) t.diagnostic(`${m.name}: source_matches ${String(src.sourceMatches)}`);
+        // Built by Elixir's own compiler from these files: the check must never say they differ.
+        if (src.sourceMatches !== true) notMatching.push(`${m.name}: ${String(src.sourceMatches)}`);
         sources.set(m.atom, src);
       }
     } finally {
       await session.stop();
     }
   }
+  // A protocol's own module compiles to other literals when recompiled (its implementations list);
+  // it is never instrumented (its implementations are). Every other module matches exactly.
+  assert.deepEqual(notMatching, ['Corpus.Describe: unknown']);
   const parsedProbes = { before: await parseOnNode(cn, PROBE_BEFORE), after: await parseOnNode(cn, PROBE_AFTER) };
 
   const planFor = (m: CorpusModule, lc: LevelCase, opts: { loop: 'leave' | 'only' }): ModulePlan => {

@@ -978,7 +978,7 @@ from_source(Mod, Text, File, Opts, Base) ->
                 {ok, Def} ->
                     Matches = case maps:get(verify, Opts, true) of
                                   false -> unknown;
-                                  _ -> source_matches(Mod, Def, File, maps:get(md5, Base))
+                                  _ -> verify_source(Mod, Text, File, maps:get(md5, Base))
                               end,
                     {ok, Base#{origin => source, file => File, quoted => Def, source_matches => Matches}};
                 error ->
@@ -1142,6 +1142,18 @@ unnest(X, _) -> X.
 
 %% Whether the source is what the loaded code was compiled from. The unmodified quoted form is
 %% compiled (not loaded) and compared with the loaded module's object code:
+%% The check compiles the source as elixirc reads it, without column metadata: `quote` keeps its
+%% metadata in the code as a literal (defguard, macros), so a parse with columns gives another md5.
+verify_source(Mod, Text, File, LoadedMd5) ->
+    case 'Elixir.Code':string_to_quoted(Text, [{file, File}]) of
+        {ok, Quoted} ->
+            case find_defmodule(Quoted, Mod) of
+                {ok, Def} -> source_matches(Mod, Def, File, LoadedMd5);
+                error -> unknown
+            end;
+        _ -> unknown
+    end.
+
 %%   * true: same md5 and the same line table (the md5 covers the code but not the line numbers, so
 %%     a source with lines moved gives the same md5 and would put probes on the wrong lines);
 %%   * unknown: only literals and fun hashes differ. Mix compiles with settings this node does not
