@@ -11,7 +11,7 @@ import { loadAgent, unloadAgentIfUnused } from '../src/agent/loader.js';
 import { LocalNode } from '../src/erlang/node.js';
 import { inspect } from '../src/erlang/inspect.js';
 import { Tuple, atom, type Term } from '../src/erlang/terms.js';
-import { copyShop, removeCopy, runMix, startShopNode, type ShopNode } from './support/exampleApp.js';
+import { removeCopy, type ShopNode, startBuiltShop } from './support/exampleApp.js';
 import { kind, record, type Engine } from './support/agentHarness.js';
 import { insertProbe, variable } from './support/astNodeProbe.js';
 
@@ -21,10 +21,7 @@ describe('agent AST instrumentation on the Mix-built shop app', () => {
   let eng: Engine;
 
   before(async () => {
-    dir = copyShop();
-    const built = await runMix(dir, ['compile']);
-    assert.equal(built.code, 0, built.output);
-    shop = await startShopNode(dir);
+    ({ dir, shop } = await startBuiltShop());
     const local = await LocalNode.start({ cookie: shop.cookie });
     eng = { local, remote: await local.connect(shop.name), close: () => local.close() };
     await loadAgent(eng.remote);

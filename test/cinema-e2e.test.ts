@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { LocalNode, Pid, Tuple, atom, tuple } from '../src/erlang/index.js';
-import { copyShop, removeCopy, runMix, startShopNode, type ShopNode } from './support/exampleApp.js';
+import { removeCopy, type ShopNode, startBuiltShop } from './support/exampleApp.js';
 import { runCli } from './support/cli.js';
 import { recordDuring, startCliProcess, type CliProcess } from './support/cliProcess.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
@@ -173,10 +173,7 @@ describe('Execution Cinema in chromium on a recording of the shop', { timeout: 6
   let rows: Row[];
 
   before(async () => {
-    dir = copyShop();
-    const built = await runMix(dir, ['compile']);
-    assert.equal(built.code, 0, built.output);
-    shop = await startShopNode(dir);
+    ({ dir, shop } = await startBuiltShop());
     local = await LocalNode.start({ cookie: shop.cookie });
     rec = join(mkdtempSync(join(tmpdir(), 'es-cinema-e2e-')), 'rec');
     // Messages only of chosen processes (the recorder refuses all of them): the inventory, and
@@ -412,10 +409,7 @@ describe('Execution Cinema on a live recording (record --ui)', { timeout: 300_00
   let loop: Pid | null = null;
 
   before(async () => {
-    dir = copyShop();
-    const built = await runMix(dir, ['compile']);
-    assert.equal(built.code, 0, built.output);
-    shop = await startShopNode(dir);
+    ({ dir, shop } = await startBuiltShop());
     local = await LocalNode.start({ cookie: shop.cookie });
     out = join(mkdtempSync(join(tmpdir(), 'es-cinema-live-')), 'rec');
     browser = await launchBrowser();

@@ -19,7 +19,7 @@ import { LocalNode, Pid, Tuple, atom, inspect, tuple, ErlMap, type RemoteNode } 
 import { openRecording } from '../src/store/reader.js';
 import { RecordingView } from '../src/cinema/api.js';
 import type { RecordingMeta } from '../src/store/types.js';
-import { copyShop, removeCopy, runMix, startShopNode, type ShopNode } from './support/exampleApp.js';
+import { removeCopy, type ShopNode, startBuiltShop } from './support/exampleApp.js';
 import { recordDuring, startCliProcess } from './support/cliProcess.js';
 import { launchBrowser } from './support/browser.js';
 
@@ -81,10 +81,7 @@ describe('cinema groups a real shop recording by its supervision tree', () => {
   let meta: Meta;
 
   before(async () => {
-    dir = copyShop();
-    const built = await runMix(dir, ['compile']);
-    assert.equal(built.code, 0, built.output);
-    shop = await startShopNode(dir);
+    ({ dir, shop } = await startBuiltShop());
     local = await LocalNode.start({ cookie: shop.cookie });
     const peer = await local.connect(shop.name);
     out = join(mkdtempSync(join(tmpdir(), 'es-cinema-sup-')), 'rec');

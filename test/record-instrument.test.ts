@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalNode, atom, inspect, tuple, type RemoteNode } from '../src/erlang/index.js';
-import { copyShop, removeCopy, runMix, startShopNode, type ShopNode } from './support/exampleApp.js';
+import { removeCopy, type ShopNode, startBuiltShop } from './support/exampleApp.js';
 import { runCli } from './support/cli.js';
 import { recordDuring, startCliProcess } from './support/cliProcess.js';
 
@@ -57,10 +57,7 @@ describe('record --instrument on the example shop (hybrid: runtime + AST)', () =
   let resultsDuring: string;
 
   before(async () => {
-    dir = copyShop();
-    const built = await runMix(dir, ['compile']);
-    assert.equal(built.code, 0, built.output);
-    shop = await startShopNode(dir);
+    ({ dir, shop } = await startBuiltShop());
     local = await LocalNode.start({ cookie: shop.cookie });
     peer = await local.connect(shop.name);
     md5Before = await md5(peer, PRICING);
@@ -164,10 +161,7 @@ describe('instrument + revert: a long-lived session taken out from another termi
   let out: string;
 
   before(async () => {
-    dir = copyShop();
-    const built = await runMix(dir, ['compile']);
-    assert.equal(built.code, 0, built.output);
-    shop = await startShopNode(dir);
+    ({ dir, shop } = await startBuiltShop());
     local = await LocalNode.start({ cookie: shop.cookie });
     peer = await local.connect(shop.name);
     out = join(mkdtempSync(join(tmpdir(), 'es-inst-')), 'rec');

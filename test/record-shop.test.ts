@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalNode, atom, inspect, tuple } from '../src/erlang/index.js';
-import { copyShop, removeCopy, runMix, startShopNode, type ShopNode } from './support/exampleApp.js';
+import { removeCopy, type ShopNode, startBuiltShop } from './support/exampleApp.js';
 import { runCli } from './support/cli.js';
 import { recordDuring } from './support/cliProcess.js';
 
@@ -47,10 +47,7 @@ describe('record the example shop and travel through it', () => {
   let finalState: string;
 
   before(async () => {
-    dir = copyShop();
-    const built = await runMix(dir, ['compile']);
-    assert.equal(built.code, 0, built.output);
-    shop = await startShopNode(dir);
+    ({ dir, shop } = await startBuiltShop());
     local = await LocalNode.start({ cookie: shop.cookie });
     out = join(mkdtempSync(join(tmpdir(), 'es-rec-shop-')), 'rec');
 

@@ -63,6 +63,14 @@ export function runMix(dir: string, args: string[], env: NodeJS.ProcessEnv = {},
   });
 }
 
+/** A fresh copy of the shop, built, running as a node: what most end-to-end suites start from. */
+export async function startBuiltShop(): Promise<{ dir: string; shop: ShopNode }> {
+  const dir = copyShop();
+  const built = await runMix(dir, ['compile']);
+  if (built.code !== 0) throw new Error(`mix compile of the shop failed (exit ${String(built.code)}):\n${built.output}`);
+  return { dir, shop: await startShopNode(dir) };
+}
+
 export interface ShopNode {
   /** `name@host`. */
   name: string;

@@ -8,6 +8,7 @@
 
 import type { Store } from './store.js';
 import { renderDiffText, renderTerm, type TermPath, type TermView } from './termView.js';
+import { code, note, text } from './dom.js';
 
 // ----------------------------------------------------------------------------------------------
 // PUBLIC: the API's shape
@@ -350,24 +351,4 @@ function section(cls: string, title: string): HTMLElement {
   h.textContent = title;
   s.append(h);
   return s;
-}
-
-function text(t: string, cls: string): HTMLElement {
-  const s = document.createElement('span');
-  s.className = cls;
-  s.textContent = t;
-  return s;
-}
-
-function code(t: string): HTMLElement {
-  const c = document.createElement('code');
-  c.textContent = t;
-  return c;
-}
-
-function note(t: string, cls = 'es-note'): HTMLElement {
-  const p = document.createElement('p');
-  p.className = cls;
-  p.textContent = t;
-  return p;
 }

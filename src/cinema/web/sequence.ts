@@ -13,6 +13,7 @@
 import type { Store } from './store.js';
 import { KIND, NONE } from './store.js';
 import { formatDuration, touches } from './callTree.js';
+import { button, code, note } from './dom.js';
 
 // ----------------------------------------------------------------------------------------------
 // PUBLIC
@@ -398,26 +399,4 @@ function svgEl(tag: string, attrs: Record<string, string> = {}): SVGElement {
 
 function shorten(s: string, n: number): string {
   return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
-}
-
-function button(label: string, fn: () => void, cls = ''): HTMLButtonElement {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.textContent = label;
-  if (cls !== '') b.className = cls;
-  b.addEventListener('click', fn);
-  return b;
-}
-
-function code(t: string): HTMLElement {
-  const c = document.createElement('code');
-  c.textContent = t;
-  return c;
-}
-
-function note(t: string, cls = 'es-note'): HTMLElement {
-  const p = document.createElement('p');
-  p.className = cls;
-  p.textContent = t;
-  return p;
 }

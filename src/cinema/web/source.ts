@@ -9,6 +9,7 @@
 import type { Store } from './store.js';
 import { KIND, NONE } from './store.js';
 import { ApiError } from './api.js';
+import { note } from './dom.js';
 
 export interface SourceJson {
   module: string;
@@ -187,11 +188,4 @@ function reason(message: string): string {
   if (m !== null) return JSON.parse(m[1]!) as string;
   const i = message.indexOf(': ');
   return i < 0 ? message : message.slice(i + 2);
-}
-
-function note(t: string, cls = 'es-note'): HTMLElement {
-  const p = document.createElement('p');
-  p.className = cls;
-  p.textContent = t;
-  return p;
 }
