@@ -9,36 +9,16 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { loadAgent, AgentError } from '../src/agent/loader.js';
 import { instrumentedModules, revertInstrumented, type AgentSession, type InstrumentResult } from '../src/agent/client.js';
 import { inspect } from '../src/erlang/inspect.js';
 import { Pid, Tuple, atom, isAtom, isTuple, type Term } from '../src/erlang/terms.js';
 import { startNode, type BeamNode } from './support/beam.js';
-import { attach, compileOnNode, detach, eventually, kind, record, type Engine } from './support/agentHarness.js';
+import { attach, compileOnNode, detach, eventually, kind, record, startEngineChild, type Engine } from './support/agentHarness.js';
 import { BARE, DEMO, DEMO_SOURCE, GONE, INNER, OUTER, compileDemo, insertProbe, variable } from './support/astNodeProbe.js';
 
 const DEMO_ATOM = "'Elixir.EsAst.Demo'";
-
-/** An engine in another OS process that instruments EsAst.Demo.add/2; resolves once it has. */
-async function startEngineChild(node: BeamNode): Promise<{ child: ChildProcess; before: string; instrumented: string }> {
-  const childJs = fileURLToPath(new URL('./support/astNodeEngineChild.js', import.meta.url));
-  const child = spawn(process.execPath, [childJs, node.name, node.cookie], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (out.includes('READY')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`engine child exited (${code}) before READY:\n${out}\n${err}`)));
-  });
-  const [, before, instrumented] = out.split('\n')[0]!.split(' ');
-  return { child, before: before!, instrumented: instrumented! };
-}
 
 const md5Of = async (node: BeamNode): Promise<string> =>
   (await node.eval(`binary:encode_hex(erlang:get_module_info(${DEMO_ATOM}, md5))`)).replace(/[<>"\s]/g, '').toLowerCase();
@@ -352,7 +332,7 @@ describe('agent AST instrumentation on an elixir node', () => {
   });
 
   it('kill -9 of the engine process: the original is back and the persistent term gone', async () => {
-    const { child, before, instrumented } = await startEngineChild(node);
+    const { child, ready: [, before, instrumented] } = await startEngineChild(node, 'instrument');
     try {
       assert.equal(before, originalMd5);
       assert.equal(await md5(), instrumented);
@@ -426,7 +406,7 @@ describe('agent AST instrumentation when the engine stops answering (network los
 
   it('a frozen engine (SIGSTOP: socket open, no ticks): the original is back within the net tick time', async () => {
     const original = await md5Of(node);
-    const { child, before, instrumented } = await startEngineChild(node);
+    const { child, ready: [, before, instrumented] } = await startEngineChild(node, 'instrument');
     try {
       assert.equal(before, original);
       assert.equal(await md5Of(node), instrumented);

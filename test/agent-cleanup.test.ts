@@ -7,13 +7,11 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { loadAgent, unloadAgentIfUnused, AgentError } from '../src/agent/loader.js';
 import { Pid, Tuple, atom } from '../src/erlang/terms.js';
 import { inspect } from '../src/erlang/inspect.js';
 import { startNode, type BeamNode } from './support/beam.js';
-import { attach, compileOnNode, eventually, kind, record, type Engine } from './support/agentHarness.js';
+import { attach, compileOnNode, eventually, kind, record, startEngineChild, type Engine } from './support/agentHarness.js';
 
 const VICTIM = `
 -module(es_victim).
@@ -68,23 +66,6 @@ const CLEAN_CHECK = `
   ],
   [Name || {Name, false} <- Checks]`;
 
-/** Starts the engine child process against `node` and resolves once it printed READY. */
-async function startEngineChild(node: BeamNode): Promise<ChildProcess> {
-  const childJs = fileURLToPath(new URL('./support/agentEngineChild.js', import.meta.url));
-  const child = spawn(process.execPath, [childJs, node.name, node.cookie], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (out.includes('READY')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`engine child exited (${code}) before READY:\n${out}\n${err}`)));
-  });
-  return child;
-}
-
 /** Polls CLEAN_CHECK until it reports nothing wrong. */
 async function expectClean(node: BeamNode, timeoutMs: number): Promise<void> {
   let last = '';
@@ -111,7 +92,7 @@ for (const nodeKind of ['erl', 'elixir'] as const) {
 
     it('kill -9 of the engine process leaves the node clean, and other tracing untouched', async () => {
       const names = await node.eval('lists:sort(registered())');
-      const child = await startEngineChild(node);
+      const { child } = await startEngineChild(node, 'trace');
       try {
         // The child's tracing is really in place (otherwise the test would prove nothing).
         assert.equal(await node.eval('erlang:trace_info({es_victim, work, 1}, traced)'), '{traced,local}');
@@ -212,7 +193,7 @@ describe('agent cleanup when the engine stops answering (network loss)', () => {
   });
 
   it('a frozen engine (SIGSTOP: socket open, no ticks) is cleaned up within the net tick time', async () => {
-    const child = await startEngineChild(node);
+    const { child } = await startEngineChild(node, 'trace');
     try {
       assert.equal(await node.eval('erlang:trace_info({es_victim, work, 1}, traced)'), '{traced,local}');
       assert.notEqual((await node.eval(CLEAN_CHECK)).trim(), '[]');

@@ -17,6 +17,8 @@ import { Atom, Tuple, atom, type Term } from '../../src/erlang/terms.js';
 import { AgentSession, type AgentLimits, type AgentMessage, type AgentStats } from '../../src/agent/client.js';
 import { unloadAgentIfUnused } from '../../src/agent/loader.js';
 import type { BeamNode } from './beam.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 export const DEFAULT_TEST_LIMITS: AgentLimits = {
   maxRate: 1_000_000,
@@ -118,3 +120,23 @@ export async function eventually(check: () => Promise<boolean>, what: string, ti
 }
 
 export const A = atom;
+
+/**
+ * Starts test/support/engineChild.ts (`trace` or `instrument`) against `node` in another OS process
+ * and resolves with it and the READY line it printed, once it has set everything up.
+ */
+export async function startEngineChild(node: BeamNode, mode: 'trace' | 'instrument'): Promise<{ child: ChildProcess; ready: string[] }> {
+  const childJs = fileURLToPath(new URL('./engineChild.js', import.meta.url));
+  const child = spawn(process.execPath, [childJs, mode, node.name, node.cookie], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('READY')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`engine child exited (${code}) before READY:\n${out}\n${err}`)));
+  });
+  return { child, ready: out.split('\n')[0]!.split(' ') };
+}
