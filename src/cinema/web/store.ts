@@ -58,18 +58,12 @@ export const KIND = {
   state_init: 16, state: 17, limit: 18, line: 19, locals: 20, expr: 21, probe: 22, tail_call: 23,
 } as const;
 
-/** The event table: column arrays of length >= count (capacity); only `0 .. count - 1` are events. */
-export interface Columns {
-  count: number;
-  ts: Float64Array;
-  pid: Uint32Array;
-  mfa: Uint32Array;
-  link: Uint32Array;
-  parent: Uint32Array;
-  peer: Uint32Array;
-  /** Stored kind code, with `AST_BIT` set for AST events: use `kindOf(id)` for the code alone. */
-  kind: Uint8Array;
-}
+/**
+ * The event table: the columns of a chunk from event 0, in arrays of length >= count (capacity);
+ * only `0 .. count - 1` are events. `kind` has `AST_BIT` set for AST events: `kindOf(id)` gives the
+ * code alone.
+ */
+export type Columns = Omit<ColumnChunk, 'from'>;
 
 export class Store {
   meta: MetaResponse;
