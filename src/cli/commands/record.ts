@@ -12,13 +12,14 @@ import { withLocalHost } from '../../erlang/nodeName.js';
 import { Recorder, totalDropped, type PidText, type ProcessScope, type RecordPlan, type RecordSummary } from '../../runtime/recorder.js';
 import { LimitValueError, limitOptions, limitsTable, parseLimits } from '../../runtime/limits.js';
 import { parseFunctionSpec, parseModuleSpec, parseProcessSpec, SpecError, type ProcessSpec } from '../../runtime/traceSpec.js';
+import { SUPERVISION_DEFAULTS } from '../../runtime/supervision.js';
 import { parseInstrumentSpec, SpecError as InstrumentSpecError, type InstrumentSpec } from '../../ast/spec.js';
 import { display } from '../../ast/live.js';
 import { checkDangers, DangerError, formatRefusals, type ProcessFlag } from '../../runtime/danger.js';
 import { checkHost, HostRefusedError } from '../../cinema/access.js';
 import { LiveFeed } from '../../cinema/live.js';
 import { CinemaServer } from '../../cinema/server.js';
-import { keepSources } from '../../cinema/sources.js';
+import { keepSources, MAX_SOURCE_BYTES } from '../../cinema/sources.js';
 import { listenError, serveOptions, untilSignal } from './ui.js';
 import { durationOption, EXIT_OK, requiredString, stringOption, UsageError, type Command, type CommandIO, type ParsedValues } from '../usage.js';
 
@@ -62,6 +63,9 @@ Trace specs (at least one):
 
 Limits (checked on the target; reaching one stops the recording and says so):
 ${limitsTable()}
+Read once at the start and once at the stop, with bounds of their own: the supervision trees (each
+supervisor may take ${SUPERVISION_DEFAULTS.timeoutMs} ms to answer, else it is skipped; ${SUPERVISION_DEFAULTS.budgetMs / 1000} s in all; at most
+${SUPERVISION_DEFAULTS.maxEntries.toLocaleString('en-US')} entries), and the traced modules' source files (at most ${MAX_SOURCE_BYTES / 1024 / 1024} MiB each).
 
 Dangerous requests are refused unless --force: any-argument traces of every function of :erlang,
 :lists, Enum and other modules the tracer itself runs on every event, and --messages on every process.
