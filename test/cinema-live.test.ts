@@ -176,3 +176,36 @@ test('record refuses --port without --ui, and --ui on a non-loopback host withou
     blocker.close();
   }
 });
+
+test('ui REC on a recording another record is still writing follows it: grow while it records, end when it stops', async () => {
+  const out = join(tmp, 'rec-followed');
+  const env = { ELIXIR_SCOPE_COOKIE: node.cookie };
+  const rec = startCliProcess(['record', '--node', node.name, '--out', out, '--module', ':es_live_counter', '--duration', '120s'], env);
+  let ui: ReturnType<typeof startCliProcess> | undefined;
+  try {
+    await rec.waitFor(/Ctrl-C to stop/);
+    ui = startCliProcess(['ui', out, '--port', '0']);
+    await ui.waitFor(/still being written/);
+    await ui.waitFor(/Serving until Ctrl-C/);
+    const m = /http:\/\/127\.0\.0\.1:(\d+)\/\?token=([A-Za-z0-9_-]{43})/.exec(ui.output());
+    assert.ok(m !== null, ui.output());
+    const ws = await wsConnect(Number(m[1]), `/api/live?token=${m[2]!}`);
+    const first = JSON.parse(await ws.nextText()) as Msg;
+    assert.equal(first.type, 'grow');
+    await node.eval(`es_live_counter:work(20), ok`);
+    let grown = first.count!;
+    while (grown < first.count! + 40) {
+      const msg = JSON.parse(await ws.nextText((t) => (JSON.parse(t) as Msg).type === 'grow', 30_000)) as Msg;
+      grown = msg.count!;
+    }
+    rec.child.kill('SIGINT');
+    const end = JSON.parse(await ws.nextText((t) => (JSON.parse(t) as Msg).type === 'end', 30_000)) as Msg;
+    assert.equal(end.status, 'complete');
+    ws.close();
+    assert.equal((await rec.done).code, 0, rec.output());
+  } finally {
+    rec.child.kill('SIGKILL');
+    ui?.child.kill('SIGINT');
+    if (ui !== undefined) assert.equal((await ui.done).code, 0, ui.output());
+  }
+});

@@ -4,7 +4,10 @@
  */
 
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { RecordingView } from '../../cinema/api.js';
+import { LiveFeed } from '../../cinema/live.js';
 import { CinemaServer, type ServeOptions } from '../../cinema/server.js';
 import { openForQuery } from '../../store/open.js';
 import { EXIT_OK, stringOption, UsageError, type Command, type CommandIO, type ParsedValues } from '../usage.js';
@@ -45,7 +48,9 @@ Exit codes: 0 stopped with Ctrl-C, 1 failure (unreadable recording, port in use)
     if (positionals.length === 0) throw new UsageError('the recording directory is required (elixir-scope record writes one)', 'ui');
     if (positionals.length > 1) throw new UsageError(`expected one recording directory, got ${positionals.length} arguments`, 'ui');
     const dir = positionals[0]!;
-    const view = new RecordingView(openForQuery(dir));
+    // A recording another `record` is still writing is followed as it grows, as with record --ui.
+    const feed = beingWritten(dir) ? LiveFeed.open(dir) : undefined;
+    const view = feed?.view ?? new RecordingView(openForQuery(dir));
     let server: CinemaServer;
     try {
       server = await CinemaServer.start(view, serve);
@@ -53,16 +58,31 @@ Exit codes: 0 stopped with Ctrl-C, 1 failure (unreadable recording, port in use)
       view.close();
       throw listenError(err, serve);
     }
+    if (feed !== undefined) {
+      io.stderr.write(`${dir} is still being written (or the engine writing it died): the page follows it as it grows.\n`);
+      feed.follow(server);
+    }
     // Listening for Ctrl-C before saying so: a signal sent right after the message must stop us cleanly.
     const stopped = untilSignal();
     io.stdout.write(`Execution Cinema for ${dir}: ${server.url}\n`);
     io.stderr.write('Serving until Ctrl-C.\n');
     if (values.open === true) openBrowser(server.url, io);
     await stopped;
+    feed?.stop();
     await server.close();
     return EXIT_OK;
   },
 };
+
+/** meta.json says `recording`: its writer has not closed it (yet). */
+function beingWritten(dir: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { status?: unknown }).status === 'recording';
+  } catch {
+    // Unreadable or absent: openForQuery below says what is wrong with the folder.
+    return false;
+  }
+}
 
 /** --port, --host, --allow-remote, shared with `record --ui`. */
 export function serveOptions(values: ParsedValues, command: string): ServeOptions {
