@@ -186,7 +186,8 @@ test('ui REC on a recording another record is still writing follows it: grow whi
     await rec.waitFor(/Ctrl-C to stop/);
     ui = startCliProcess(['ui', out, '--port', '0']);
     await ui.waitFor(/still being written/);
-    await ui.waitFor(/Serving until Ctrl-C/);
+    // The address is on stdout, the notes on stderr: wait for the whole line, not for the other stream.
+    await ui.waitFor(/token=[A-Za-z0-9_-]{43}\n/);
     const m = /http:\/\/127\.0\.0\.1:(\d+)\/\?token=([A-Za-z0-9_-]{43})/.exec(ui.output());
     assert.ok(m !== null, ui.output());
     const ws = await wsConnect(Number(m[1]), `/api/live?token=${m[2]!}`);
