@@ -51,7 +51,7 @@ export async function run(args: string[]): Promise<void> {
   const url = await new Promise<string>((resolve, reject) => {
     server.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
-      const m = /(http:\/\/\S+\?token=[\w-]+)/.exec(out);
+      const m = /(http:\/\/\S+\?token=[\w-]{43})\n/.exec(out);
       if (m !== null) resolve(m[1]!);
     });
     server.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));

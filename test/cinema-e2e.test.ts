@@ -18,7 +18,7 @@ import type { Page } from 'playwright-core';
 import { LocalNode, Pid, Tuple, atom, tuple } from '../src/erlang/index.js';
 import { removeCopy, type ShopNode, startBuiltShop } from './support/exampleApp.js';
 import { runCli } from './support/cli.js';
-import { recordDuring, startCliProcess, type CliProcess } from './support/cliProcess.js';
+import { recordDuring, startCliProcess, type CliProcess, waitForCinemaUrl } from './support/cliProcess.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 
 interface Row {
@@ -54,7 +54,6 @@ declare const window: { elixirScope?: { store: PageStore } };
 declare const document: { querySelector(s: string): El | null; querySelectorAll(s: string): Iterable<El> };
 declare const location: { hash: string };
 
-const URL_RE = /http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+/;
 
 function jsonLines(text: string): Row[] {
   return text
@@ -196,8 +195,7 @@ describe('Execution Cinema in chromium on a recording of the shop', { timeout: 6
     );
     rows = jsonLines(await cli(['history', rec, '--json', '--limit', '0']));
     ui = startCliProcess(['ui', rec, '--port', '0']);
-    await ui.waitFor(URL_RE);
-    url = URL_RE.exec(ui.output())![0];
+    url = (await waitForCinemaUrl(ui)).url;
     browser = await launchBrowser();
     page = await openPage(browser, url);
   });
@@ -440,8 +438,7 @@ describe('Execution Cinema on a live recording (record --ui)', { timeout: 300_00
       { ELIXIR_SCOPE_COOKIE: shop.cookie },
       240_000,
     );
-    await recorder.waitFor(URL_RE);
-    const liveUrl = URL_RE.exec(recorder.output())![0];
+    const liveUrl = (await waitForCinemaUrl(recorder)).url;
     const page = await openPage(browser, liveUrl);
     assert.equal(await page.evaluate(() => window.elixirScope!.store.live), true);
     const before = await page.evaluate(() => window.elixirScope!.store.count);

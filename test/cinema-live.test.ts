@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { openRecording } from '../src/store/recording.js';
 import { startNode, type BeamNode } from './support/beam.js';
-import { startCliProcess } from './support/cliProcess.js';
+import { startCliProcess, waitForCinemaUrl } from './support/cliProcess.js';
 import { runCli } from './support/cli.js';
 import { wsConnect } from './support/wsClient.js';
 
@@ -68,12 +68,7 @@ test('record --ui streams grow and end to the page and keeps serving after the r
   );
   try {
     await p.waitFor(/Ctrl-C to stop/);
-    await p.waitFor(/Execution Cinema \(live\): http/);
-    const m = /http:\/\/127\.0\.0\.1:(\d+)\/\?token=([A-Za-z0-9_-]{43})/.exec(p.output());
-    assert.ok(m !== null, p.output());
-    const port = Number(m[1]);
-    const token = m[2]!;
-    const base = `http://127.0.0.1:${port}`;
+    const { port, token, base } = await waitForCinemaUrl(p);
     const get = async <T>(path: string): Promise<T> => {
       const res = await fetch(`${base}/api/${path}${path.includes('?') ? '&' : '?'}token=${token}`);
       assert.equal(res.status, 200, `${path}: ${await res.clone().text()}`);
@@ -186,11 +181,8 @@ test('ui REC on a recording another record is still writing follows it: grow whi
     await rec.waitFor(/Ctrl-C to stop/);
     ui = startCliProcess(['ui', out, '--port', '0']);
     await ui.waitFor(/still being written/);
-    // The address is on stdout, the notes on stderr: wait for the whole line, not for the other stream.
-    await ui.waitFor(/token=[A-Za-z0-9_-]{43}\n/);
-    const m = /http:\/\/127\.0\.0\.1:(\d+)\/\?token=([A-Za-z0-9_-]{43})/.exec(ui.output());
-    assert.ok(m !== null, ui.output());
-    const ws = await wsConnect(Number(m[1]), `/api/live?token=${m[2]!}`);
+    const served = await waitForCinemaUrl(ui);
+    const ws = await wsConnect(served.port, `/api/live?token=${served.token}`);
     const first = JSON.parse(await ws.nextText()) as Msg;
     assert.equal(first.type, 'grow');
     await node.eval(`es_live_counter:work(20), ok`);

@@ -22,7 +22,7 @@ import { RecordingBuilder } from './support/memoryRecording.js';
 import { writeThroughStore } from './support/storeRecording.js';
 import { bigRecording } from './support/bigRecording.js';
 import { runCli } from './support/cli.js';
-import { startCliProcess, type CliProcess } from './support/cliProcess.js';
+import { startCliProcess, type CliProcess, waitForCinemaUrl } from './support/cliProcess.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 
 // The page's globals as page.evaluate callbacks see them (this file is compiled without the DOM library).
@@ -37,13 +37,11 @@ declare const window: { elixirScope?: { store: { sel: { id: number | null; pid: 
 declare const document: { querySelector(s: string): El | null; querySelectorAll(s: string): Iterable<El> };
 declare const location: { hash: string };
 
-const URL_RE = /http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+/;
 const norm = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
 async function serve(dir: string): Promise<{ ui: CliProcess; url: string }> {
   const ui = startCliProcess(['ui', dir, '--port', '0']);
-  await ui.waitFor(URL_RE);
-  return { ui, url: URL_RE.exec(ui.output())![0] };
+  return { ui, url: (await waitForCinemaUrl(ui)).url };
 }
 
 async function stop(ui: CliProcess | undefined): Promise<void> {

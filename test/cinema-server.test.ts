@@ -21,7 +21,7 @@ import { eventLine } from '../src/cli/render/event.js';
 import { openRecording } from '../src/store/recording.js';
 import type { Recording } from '../src/store/types.js';
 import { runCli } from './support/cli.js';
-import { startCliProcess } from './support/cliProcess.js';
+import { startCliProcess, waitForCinemaUrl } from './support/cliProcess.js';
 import { shopRecording } from './support/shopRecording.js';
 import { RecordingBuilder } from './support/memoryRecording.js';
 import { writeThroughStore } from './support/storeRecording.js';
@@ -357,13 +357,12 @@ describe('WebSocket', () => {
 describe('elixir-scope ui', () => {
   test('prints the URL with its token and serves until Ctrl-C', async () => {
     const p = startCliProcess(['ui', dir, '--port', '0']);
-    await p.waitFor(/Serving until Ctrl-C/);
-    const url = /(http:\/\/127\.0\.0\.1:\d+)\/\?token=([A-Za-z0-9_-]{43})/.exec(p.output());
-    assert.ok(url !== null, p.output());
-    const res = await fetch(`${url[1]}/api/meta?token=${url[2]}`);
+    // The address is on stdout and the note on stderr: wait for the whole address line itself.
+    const { base, token } = await waitForCinemaUrl(p);
+    const res = await fetch(`${base}/api/meta?token=${token}`);
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as Meta).count, rec.count);
-    assert.equal((await fetch(`${url[1]}/api/meta`)).status, 403);
+    assert.equal((await fetch(`${base}/api/meta`)).status, 403);
     p.child.kill('SIGINT');
     const done = await p.done;
     assert.equal(done.code, 0, p.output());
@@ -375,8 +374,7 @@ describe('elixir-scope ui', () => {
     assert.match(r.stderr, /refusing to serve on 0\.0\.0\.0/);
     assert.match(r.stderr, /--allow-remote/);
     const p = startCliProcess(['ui', dir, '--host', '0.0.0.0', '--allow-remote', '--port', '0']);
-    await p.waitFor(/Serving until Ctrl-C/);
-    assert.match(p.output(), /http:\/\/0\.0\.0\.0:\d+\/\?token=/);
+    assert.equal((await waitForCinemaUrl(p)).base.startsWith('http://0.0.0.0:'), true, p.output());
     p.child.kill('SIGINT');
     assert.equal((await p.done).code, 0);
   });

@@ -20,7 +20,7 @@ import { openRecording } from '../src/store/reader.js';
 import { RecordingView } from '../src/cinema/api.js';
 import type { RecordingMeta } from '../src/store/types.js';
 import { removeCopy, type ShopNode, startBuiltShop } from './support/exampleApp.js';
-import { recordDuring, startCliProcess } from './support/cliProcess.js';
+import { recordDuring, startCliProcess, waitForCinemaUrl } from './support/cliProcess.js';
 import { launchBrowser } from './support/browser.js';
 
 interface ProcessMeta {
@@ -192,8 +192,7 @@ describe('cinema groups a real shop recording by its supervision tree', () => {
     const ui = startCliProcess(['ui', out, '--port', '0']);
     const browser = await launchBrowser();
     try {
-      await ui.waitFor(/http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+/);
-      const url = /http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+/.exec(ui.output())![0];
+      const { url } = await waitForCinemaUrl(ui);
       const page = await browser.newPage();
       await page.goto(url);
       await page.waitForFunction(() => (window.elixirScope?.timeline?.lanes().length ?? 0) > 0, undefined, { timeout: 60_000 });

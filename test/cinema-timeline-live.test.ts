@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNode, type BeamNode } from './support/beam.js';
-import { startCliProcess } from './support/cliProcess.js';
+import { startCliProcess, waitForCinemaUrl } from './support/cliProcess.js';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
 
 // The page's globals as page.evaluate callbacks see them (this file is compiled without the DOM library).
@@ -64,12 +64,10 @@ test('the page grows with a live recording: new events, a new process lane, the 
     { ELIXIR_SCOPE_COOKIE: node.cookie },
   );
   try {
-    await p.waitFor(/Execution Cinema \(live\): http/);
-    const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(p.output());
-    assert.ok(m !== null, p.output());
+    const { url } = await waitForCinemaUrl(p);
     await node.eval(`es_tl_live:work(5)`);
     const page = await b!.newPage();
-    await page.goto(m[1]!);
+    await page.goto(url);
     await page.waitForFunction(() => (window.elixirScope?.frames() ?? 0) > 0, null, { timeout: 60_000 });
     const before = await page.evaluate(() => ({
       count: window.elixirScope!.store.count,

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from './support/browser.js';
-import { startCliProcess, type CliProcess } from './support/cliProcess.js';
+import { startCliProcess, type CliProcess, waitForCinemaUrl } from './support/cliProcess.js';
 import { shopRecording } from './support/shopRecording.js';
 import { writeThroughStore } from './support/storeRecording.js';
 import { bigRecording } from './support/bigRecording.js';
@@ -68,10 +68,7 @@ async function serve(dir: string): Promise<Served> {
   process.once('exit', () => {
     if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
   });
-  await proc.waitFor(/http:\/\/\S+\?token=\S+/);
-  const m = /(http:\/\/\S+\?token=[\w-]+)/.exec(proc.output());
-  assert.ok(m, `no URL in the output of elixir-scope ui:\n${proc.output()}`);
-  return { url: m[1]!, proc };
+  return { url: (await waitForCinemaUrl(proc)).url, proc };
 }
 
 async function stop(s: Served | undefined): Promise<void> {

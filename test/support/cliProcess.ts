@@ -88,3 +88,16 @@ export async function recordDuring<T = Record<string, unknown>>(args: string[], 
   if (r.code !== 0) throw new Error(`elixir-scope record exited ${String(r.code)}\n${rec.output()}`);
   return JSON.parse(r.stdout) as T;
 }
+
+/**
+ * The Cinema address `ui` or `record --ui` printed, once its whole line is out (the token is 43
+ * base64url characters; a line read half way would give a token that is refused).
+ */
+export const CINEMA_URL = /(http:\/\/[^\s/]+)\/\?token=([A-Za-z0-9_-]{43})\n/;
+
+export async function waitForCinemaUrl(p: CliProcess): Promise<{ url: string; base: string; token: string; port: number }> {
+  await p.waitFor(CINEMA_URL);
+  const m = CINEMA_URL.exec(p.output());
+  if (m === null) throw new Error(`no Cinema address in the output:\n${p.output()}`);
+  return { url: `${m[1]!}/?token=${m[2]!}`, base: m[1]!, token: m[2]!, port: Number(/:(\d+)$/.exec(m[1]!)![1]) };
+}
