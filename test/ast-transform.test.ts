@@ -103,18 +103,24 @@ describe('transformer output and plan', () => {
       const v = asVar(x);
       if (v !== undefined && v.name.startsWith('es_')) assert.equal(v.context, HYGIENE, v.name);
     }
-    // Every probe point (the persistent_term case) has the user's line.
+    // Every probe point (a call of the module's emit function) has the user's line; the one
+    // persistent_term lookup is in that function (probes with code of their own keep it inline).
     let points = 0;
+    let lookups = 0;
     for (const x of nodes(r.quoted)) {
-      const c = asCall(x, 'case');
-      if (c === undefined) continue;
-      const subj = asRemoteCall(c.args[0]!);
-      if (subj === undefined || subj.target !== atom('persistent_term')) continue;
-      points++;
-      const line = kwGet(c.meta, 'line');
-      assert.ok(typeof line === 'number' && line >= 5 && line <= 12, `probe point line ${String(line)}`);
+      const c = asCall(x, '__elixir_scope_emit__');
+      // A call (its kind is an atom), not the function's own head (variables).
+      if (c !== undefined && c.args.length === 4 && c.args[0] instanceof Atom) {
+        points++;
+        const line = kwGet(c.meta, 'line');
+        assert.ok(typeof line === 'number' && line >= 5 && line <= 12, `probe point line ${String(line)}`);
+      }
+      const k = asCall(x, 'case');
+      const subj = k === undefined ? undefined : asRemoteCall(k.args[0]!);
+      if (subj !== undefined && subj.target === atom('persistent_term')) lookups++;
     }
     assert.ok(points > 10);
+    assert.equal(lookups, 1, 'one lookup, in __elixir_scope_emit__/4');
   });
 
   it('instrumented code calls only :erlang and :persistent_term, never ElixirScope', () => {
@@ -142,7 +148,10 @@ describe('transformer output and plan', () => {
     const r = instrumentModule(quoted, { module: 'Elixir.Shop.Cart', all: EVERY_LEVEL });
     const inStmts = statements(kwGet(asCall(statements(quoted)[0]!)!.args[1]!, 'do')!);
     const outStmts = statements(kwGet(asCall(r.quoted, 'defmodule')!.args[1]!, 'do')!);
-    assert.equal(outStmts.length, inStmts.length);
+    // One statement more: the probe points' emit function, at the end.
+    assert.equal(outStmts.length, inStmts.length + 1);
+    const emitter = asCall(outStmts.at(-1)!, 'defp');
+    assert.equal(asCall(emitter?.args[0] ?? atom('x'))?.name, '__elixir_scope_emit__');
     const same = (i: number): boolean => termEquals(inStmts[i]!, outStmts[i]!);
     assert.ok(same(0), '@moduledoc');
     assert.ok(same(1), 'defmacro');

@@ -7,10 +7,15 @@
  *     functions: [{ name: 'total', arity: 1, levels: { boundaries: true, lines: '*' } }],
  *   });
  *
- * Every probe point is the same small `case` (below): one `persistent_term:get/2` when nobody
- * listens, a `send/2` to the relay when someone does. Injected code calls only the BEAM (`:erlang`,
- * `:persistent_term`), never ElixirScope, so purging the agent can never leave a process inside an
- * instrumented function calling code that is gone. Injected variables are hygienic (context
+ * Every probe point is a call of one private function added to the module,
+ * `__elixir_scope_emit__(kind, mfa, line, payload)`: one `persistent_term:get/2` when nobody listens,
+ * a `send/2` to the relay when someone does. Its payload is made of values the function already
+ * holds (variables, literals), so building it when nobody listens costs a few words of heap, and
+ * one shared function instead of the same `case` at every point keeps the instrumented module small
+ * (2.5x less to compile, measured). A probe's own code runs only when someone listens, so probes
+ * keep the `case` inline. Injected code calls only the BEAM (`:erlang`, `:persistent_term`) and that
+ * function of the module itself, never ElixirScope, so purging the agent can never leave a process
+ * inside an instrumented function calling code that is gone. Injected variables are hygienic (context
  * ElixirScope) and injected nodes carry the user's line, so stacktraces keep the user's lines.
  *
  * Function boundaries wrap a clause body in `try`, which would turn the body's last call into a
@@ -163,6 +168,7 @@ export function instrumentModule(quoted: Term, plan: ModulePlan): InstrumentResu
   const stmts = statements(found.body);
   const macroSources = requiredModules(found.body);
   const diverging = neverReturning(found.body, keys);
+  const emitter = { used: false };
   const newStmts = stmts.map((stmt, i) => {
     const f = defForm(stmt, i);
     if (f === undefined || !f.hasBody || (f.kind !== 'def' && f.kind !== 'defp')) return stmt;
@@ -177,17 +183,19 @@ export function instrumentModule(quoted: Term, plan: ModulePlan): InstrumentResu
       done.push(st);
     }
     st.clauses++;
-    const fx = new FunctionTransformer(modAtom, f.name, f.arity, keys, levels, st, hits.get(key)!, macroSources, diverging);
+    const fx = new FunctionTransformer(modAtom, f.name, f.arity, keys, levels, st, hits.get(key)!, macroSources, diverging, emitter);
     return withoutQuoteColumns(fx.clause(stmt as Tuple));
   });
   for (const [key, levels] of wanted) {
     const hit = hits.get(key);
     if (hit !== undefined) notes.push(...unmatchedLines(key, levels, hit));
   }
+  // The probe points' shared function, added only when a point calls it (an unused defp warns).
+  if (emitter.used) newStmts.push(emitFunction(modAtom, metaLine(found.node) ?? 1));
   const d = asCall(found.node)!;
   const doKw = d.args[1] as Tuple[];
   const bodyMeta = asNode(found.body)?.meta ?? [];
-  const newBody = stmts.length === 1 && asCall(found.body, '__block__') === undefined ? newStmts[0]! : call('__block__', bodyMeta, newStmts);
+  const newBody = newStmts.length === 1 && asCall(found.body, '__block__') === undefined ? newStmts[0]! : call('__block__', bodyMeta, newStmts);
   // A nested module is compiled alone: give it its full name (aliases of the enclosing module are not carried over).
   const nameNode = found.nested ? modAtom : d.args[0]!;
   // A defimpl stays one (it adds the protocol's behaviour and __impl__/1): only its do block changes.
@@ -198,6 +206,24 @@ export function instrumentModule(quoted: Term, plan: ModulePlan): InstrumentResu
   if (found.nested) notes.push(`${plan.module} is nested in another module: it is compiled alone, without the enclosing module's aliases and imports`);
   const report: InstrumentReport = { module: plan.module, functions: done, notes };
   return { quoted: out, functions: done, report };
+}
+
+/** The name of the function every probe point calls (see the header). */
+const EMIT_FN = '__elixir_scope_emit__';
+
+/**
+ * `defp __elixir_scope_emit__(kind, mfa, line, payload)`: if the relay listens (its pid in the
+ * persistent term), send it `{:es_ast, self(), monotonic_time, kind, mfa, line, payload}`.
+ */
+function emitFunction(mod: Atom, line: number): Term {
+  const gm = genMeta(line);
+  const [k, m, l, p, relay] = ['es_kind', 'es_mfa', 'es_line', 'es_payload', 'es_relay'].map((n) => hvar(n, line)) as [Tuple, Tuple, Tuple, Tuple, Tuple];
+  const msg = tupleOf(gm, [A_ES_AST, remote(A_ERLANG, 'self', gm, []), remote(A_ERLANG, 'monotonic_time', gm, []), k, m, l, p]);
+  const body = call('case', gm, [
+    remote(A_PT, 'get', gm, [new Tuple([A_PT_KEY, mod]), A_NIL]),
+    kw([['do', [clause(gm, [A_NIL], A_OK), clause(gm, [relay], remote(A_ERLANG, 'send', gm, [relay, msg]))]]]),
+  ]);
+  return call('defp', gm, [call(EMIT_FN, gm, [k, m, l, p]), kw([['do', body]])]);
 }
 
 function emptyPoints(): Record<EventKind, number> {
@@ -272,6 +298,8 @@ class FunctionTransformer {
     private readonly macroSources: Set<string> = new Set(),
     /** The module's functions that can only raise (see neverReturning). */
     private readonly diverging: Set<string> = new Set(),
+    /** Set when a point calls the shared emit function, which the module then gets. */
+    private readonly emitter: { used: boolean } = { used: false },
   ) {
     this.mfa = tupleOf([], [mod, atom(fun), arity]);
   }
@@ -286,20 +314,21 @@ class FunctionTransformer {
 
   // -- the probe point -------------------------------------------------------------------------
 
-  /** `case :persistent_term.get({:elixir_scope_ast, Mod}, nil) do nil -> :ok; relay -> send(...) end`. */
-  private emit(kind: EventKind, line: number, payload: Term, pre: Term[] = []): Term {
+  /**
+   * `__elixir_scope_emit__(kind, mfa, line, payload)`; with `pre` (a probe's own code, which must run
+   * only when someone listens): `case :persistent_term.get({:elixir_scope_ast, Mod}, nil) do nil ->
+   * :ok; relay -> pre; send(relay, ...) end`. `lineTerm`: a line known only at run time.
+   */
+  private emit(kind: EventKind, line: number, payload: Term, pre: Term[] = [], lineTerm?: Term): Term {
     this.stats.points[kind]++;
     const gm = genMeta(line);
+    const lt = lineTerm ?? (typeof line === 'number' ? line : A_NIL);
+    if (pre.length === 0) {
+      this.emitter.used = true;
+      return call(EMIT_FN, gm, [atom(kind), this.mfa, lt, payload]);
+    }
     const relay = hvar('es_relay', line);
-    const msg = tupleOf(gm, [
-      A_ES_AST,
-      remote(A_ERLANG, 'self', gm, []),
-      remote(A_ERLANG, 'monotonic_time', gm, []),
-      atom(kind),
-      this.mfa,
-      typeof line === 'number' ? line : A_NIL,
-      payload,
-    ]);
+    const msg = tupleOf(gm, [A_ES_AST, remote(A_ERLANG, 'self', gm, []), remote(A_ERLANG, 'monotonic_time', gm, []), atom(kind), this.mfa, lt, payload]);
     const get = remote(A_PT, 'get', gm, [new Tuple([A_PT_KEY, this.mod]), A_NIL]);
     return call('case', gm, [
       get,
@@ -398,16 +427,7 @@ class FunctionTransformer {
 
   /** A return whose line is known only at run time (several exits on different lines). */
   private emitDynamicLine(kind: EventKind, lineVar: Term, payload: Term, line: number): Term {
-    const e = this.emit(kind, line, payload) as Tuple;
-    // Replace the literal line in the message tuple by the variable.
-    const replace = (t: Term): Term => {
-      const c = asCall(t, '{}');
-      if (c !== undefined && c.args[0] === A_ES_AST) return tupleOf(c.meta, c.args.map((a, i) => (i === 5 ? lineVar : a)));
-      if (t instanceof Tuple) return new Tuple(t.elements.map(replace));
-      if (Array.isArray(t)) return t.map(replace);
-      return t;
-    };
-    return replace(e);
+    return this.emit(kind, line, payload, [], lineVar);
   }
 
   /**
