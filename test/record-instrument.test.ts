@@ -114,12 +114,16 @@ describe('record --instrument on the example shop (hybrid: runtime + AST)', () =
     assert.ok(calls.every((c) => c.source === 'runtime'), 'quote/2 boundaries come from the runtime side only');
     const byParent = new Map<number, Row[]>();
     for (const e of rows) if (e.parent !== undefined && e.parent !== null) byParent.set(e.parent, [...(byParent.get(e.parent) ?? []), e]);
+    let returned = 0;
     for (const c of calls) {
       const locals = (byParent.get(c.id) ?? []).filter((e) => e.kind === 'locals' && e.source === 'ast');
       const ret = rows.find((e) => e.link === c.id && (e.kind === 'return' || e.kind === 'exception'));
-      if (ret?.kind === 'exception') continue; // a crash in unit_price/2 ends it before line 43
+      // A crash in unit_price/2 ends a call before line 43; only calls that returned ran every line.
+      if (ret?.kind !== 'return') continue;
+      returned++;
       assert.equal(locals.length, 3, `three captures (lines 41, 43, 44) in call ${c.id}`);
     }
+    assert.ok(returned >= 27, `every priced order's quote/2 returned with its captures (${returned})`);
     // unit_price/2 is AST-only: its boundaries come from the AST side, the crashes too.
     const astCalls = rows.filter((e) => e.kind === 'call' && e.mfa === 'Shop.Pricing.unit_price/2');
     assert.ok(astCalls.length > 0 && astCalls.every((c) => c.source === 'ast'));

@@ -7,13 +7,13 @@
  *     functions: [{ name: 'total', arity: 1, levels: { boundaries: true, lines: '*' } }],
  *   });
  *
- * Every probe point is a call of one private function added to the module,
- * `__elixir_scope_emit__(kind, mfa, line, payload)`: one `persistent_term:get/2` when nobody listens,
- * a `send/2` to the relay when someone does. Its payload is made of values the function already
- * holds (variables, literals), so building it when nobody listens costs a few words of heap, and
- * one shared function instead of the same `case` at every point keeps the instrumented module small
- * (2.5x less to compile, measured). A probe's own code runs only when someone listens, so probes
- * keep the `case` inline. Injected code calls only the BEAM (`:erlang`, `:persistent_term`) and that
+ * Every probe point is one `persistent_term:get/2` when nobody listens and a `send/2` to the relay
+ * when someone does, through two private functions added to the module (see emit): points whose
+ * payload costs nothing to build (a line, a result, a callee) call `__elixir_scope_emit__/4`, which
+ * does both; points whose payload would allocate (locals, expression values) or run code (probes)
+ * keep the lookup inline and build the payload only when someone listens, then call
+ * `__elixir_scope_send__/5`. Shared functions instead of the whole `case` at every point halve the
+ * compile time of an instrumented module (docs/performance.md). Injected code calls only the BEAM (`:erlang`, `:persistent_term`) and that
  * function of the module itself, never ElixirScope, so purging the agent can never leave a process
  * inside an instrumented function calling code that is gone. Injected variables are hygienic (context
  * ElixirScope) and injected nodes carry the user's line, so stacktraces keep the user's lines.
@@ -168,7 +168,7 @@ export function instrumentModule(quoted: Term, plan: ModulePlan): InstrumentResu
   const stmts = statements(found.body);
   const macroSources = requiredModules(found.body);
   const diverging = neverReturning(found.body, keys);
-  const emitter = { used: false };
+  const emitter = { emit: false, send: false };
   const newStmts = stmts.map((stmt, i) => {
     const f = defForm(stmt, i);
     if (f === undefined || !f.hasBody || (f.kind !== 'def' && f.kind !== 'defp')) return stmt;
@@ -190,8 +190,9 @@ export function instrumentModule(quoted: Term, plan: ModulePlan): InstrumentResu
     const hit = hits.get(key);
     if (hit !== undefined) notes.push(...unmatchedLines(key, levels, hit));
   }
-  // The probe points' shared function, added only when a point calls it (an unused defp warns).
-  if (emitter.used) newStmts.push(emitFunction(modAtom, metaLine(found.node) ?? 1));
+  // The probe points' shared functions, each added only when a point calls it (an unused defp warns).
+  if (emitter.emit) newStmts.push(emitFunction(modAtom, metaLine(found.node) ?? 1));
+  if (emitter.send) newStmts.push(sendFunction(metaLine(found.node) ?? 1));
   const d = asCall(found.node)!;
   const doKw = d.args[1] as Tuple[];
   const bodyMeta = asNode(found.body)?.meta ?? [];
@@ -208,8 +209,21 @@ export function instrumentModule(quoted: Term, plan: ModulePlan): InstrumentResu
   return { quoted: out, functions: done, report };
 }
 
-/** The name of the function every probe point calls (see the header). */
+/** The functions the probe points call (see the header). */
 const EMIT_FN = '__elixir_scope_emit__';
+const SEND_FN = '__elixir_scope_send__';
+
+/** The message to the relay, from hygienic variables of the shared functions. */
+function esAstMessage(gm: Term[], k: Term, m: Term, l: Term, p: Term): Term {
+  return tupleOf(gm, [A_ES_AST, remote(A_ERLANG, 'self', gm, []), remote(A_ERLANG, 'monotonic_time', gm, []), k, m, l, p]);
+}
+
+/** `defp __elixir_scope_send__(relay, kind, mfa, line, payload)`: the send, for points that looked up the relay themselves. */
+function sendFunction(line: number): Term {
+  const gm = genMeta(line);
+  const [r, k, m, l, p] = ['es_relay', 'es_kind', 'es_mfa', 'es_line', 'es_payload'].map((n) => hvar(n, line)) as [Tuple, Tuple, Tuple, Tuple, Tuple];
+  return call('defp', gm, [call(SEND_FN, gm, [r, k, m, l, p]), kw([['do', remote(A_ERLANG, 'send', gm, [r, esAstMessage(gm, k, m, l, p)])]])]);
+}
 
 /**
  * `defp __elixir_scope_emit__(kind, mfa, line, payload)`: if the relay listens (its pid in the
@@ -218,7 +232,7 @@ const EMIT_FN = '__elixir_scope_emit__';
 function emitFunction(mod: Atom, line: number): Term {
   const gm = genMeta(line);
   const [k, m, l, p, relay] = ['es_kind', 'es_mfa', 'es_line', 'es_payload', 'es_relay'].map((n) => hvar(n, line)) as [Tuple, Tuple, Tuple, Tuple, Tuple];
-  const msg = tupleOf(gm, [A_ES_AST, remote(A_ERLANG, 'self', gm, []), remote(A_ERLANG, 'monotonic_time', gm, []), k, m, l, p]);
+  const msg = esAstMessage(gm, k, m, l, p);
   const body = call('case', gm, [
     remote(A_PT, 'get', gm, [new Tuple([A_PT_KEY, mod]), A_NIL]),
     kw([['do', [clause(gm, [A_NIL], A_OK), clause(gm, [relay], remote(A_ERLANG, 'send', gm, [relay, msg]))]]]),
@@ -246,6 +260,11 @@ const A_ES_AST = atom('es_ast');
 const A_PT_KEY = atom('elixir_scope_ast');
 const A_ERLANG = atom('erlang');
 const A_PT = atom('persistent_term');
+/**
+ * Kinds whose payload is nil, a literal or one value already held (a call's argument list is a few
+ * cons cells, an exception's pair is rare): built whether or not anyone listens. The others wait.
+ */
+const FREE_PAYLOAD = new Set<EventKind>(['line', 'return', 'tail_call', 'call', 'exception']);
 const A_OK = atom('ok');
 const A_RET = atom('$es_ret');
 
@@ -298,8 +317,8 @@ class FunctionTransformer {
     private readonly macroSources: Set<string> = new Set(),
     /** The module's functions that can only raise (see neverReturning). */
     private readonly diverging: Set<string> = new Set(),
-    /** Set when a point calls the shared emit function, which the module then gets. */
-    private readonly emitter: { used: boolean } = { used: false },
+    /** Which shared functions the points call, so the module gets them. */
+    private readonly emitter: { emit: boolean; send: boolean } = { emit: false, send: false },
   ) {
     this.mfa = tupleOf([], [mod, atom(fun), arity]);
   }
@@ -315,24 +334,26 @@ class FunctionTransformer {
   // -- the probe point -------------------------------------------------------------------------
 
   /**
-   * `__elixir_scope_emit__(kind, mfa, line, payload)`; with `pre` (a probe's own code, which must run
-   * only when someone listens): `case :persistent_term.get({:elixir_scope_ast, Mod}, nil) do nil ->
-   * :ok; relay -> pre; send(relay, ...) end`. `lineTerm`: a line known only at run time.
+   * A point whose payload is free to build (a line, a value already held, a literal):
+   * `__elixir_scope_emit__(kind, mfa, line, payload)`. Otherwise (locals and expression values
+   * allocate; `pre`, a probe's own code, must run only when someone listens):
+   * `case :persistent_term.get({:elixir_scope_ast, Mod}, nil) do nil -> :ok; relay -> pre;
+   * __elixir_scope_send__(relay, kind, mfa, line, payload) end`. `lineTerm`: a line known only at run time.
    */
   private emit(kind: EventKind, line: number, payload: Term, pre: Term[] = [], lineTerm?: Term): Term {
     this.stats.points[kind]++;
     const gm = genMeta(line);
     const lt = lineTerm ?? (typeof line === 'number' ? line : A_NIL);
-    if (pre.length === 0) {
-      this.emitter.used = true;
+    if (pre.length === 0 && FREE_PAYLOAD.has(kind)) {
+      this.emitter.emit = true;
       return call(EMIT_FN, gm, [atom(kind), this.mfa, lt, payload]);
     }
+    this.emitter.send = true;
     const relay = hvar('es_relay', line);
-    const msg = tupleOf(gm, [A_ES_AST, remote(A_ERLANG, 'self', gm, []), remote(A_ERLANG, 'monotonic_time', gm, []), atom(kind), this.mfa, lt, payload]);
     const get = remote(A_PT, 'get', gm, [new Tuple([A_PT_KEY, this.mod]), A_NIL]);
     return call('case', gm, [
       get,
-      kw([['do', [clause(gm, [A_NIL], A_OK), clause(gm, [relay], block(gm, [...pre, remote(A_ERLANG, 'send', gm, [relay, msg])]))]]]),
+      kw([['do', [clause(gm, [A_NIL], A_OK), clause(gm, [relay], block(gm, [...pre, call(SEND_FN, gm, [relay, atom(kind), this.mfa, lt, payload])]))]]]),
     ]);
   }
 
