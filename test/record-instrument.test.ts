@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalNode, atom, inspect, tuple, type RemoteNode } from '../src/erlang/index.js';
-import { removeCopy, type ShopNode, startBuiltShop } from './support/exampleApp.js';
+import { removeCopy, SHOP_SOURCE, type ShopNode, startBuiltShop } from './support/exampleApp.js';
 import { runCli } from './support/cli.js';
 import { recordDuring, startCliProcess } from './support/cliProcess.js';
 
@@ -214,11 +214,37 @@ describe('instrument + revert: a long-lived session taken out from another termi
     assert.ok(kinds.includes('line'), `line events of tax/1 were recorded: ${kinds.join(',')}`);
   });
 
+  it('a release-like module (no source on the node, debug_info stripped) is refused with what to do, and instrumented from --source DIR', async () => {
+    const env = { ELIXIR_SCOPE_COOKIE: shop.cookie };
+    const md5Before = await md5(peer, PRICING);
+    // Strip the .beam the module was loaded from, as a release build does (the code, so the md5, stays).
+    const beam = await peer.rpc('code', 'which', [atom(PRICING)]);
+    const stripped = await peer.rpc('beam_lib', 'strip', [beam]);
+    assert.match(inspect(stripped), /^\{:ok, /);
+    const refused = await runCli(['instrument', '--node', shop.name, '--out', join(out, '..', 'refused'), 'Shop.Pricing.tax/1'], env);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /pricing\.ex is not on .*no debug_info chunk.*--source DIR/s);
+    // The checkout of the project (examples/shop) has the same file under the same tail (lib/shop/pricing.ex).
+    const session = startCliProcess(['instrument', '--node', shop.name, '--out', join(out, '..', 'from-source'), '--source', SHOP_SOURCE, '--json', 'Shop.Pricing.tax/1:level=lines'], env);
+    await session.waitFor(/Ctrl-C to stop/);
+    assert.equal(await peer.rpc(PRICING, 'tax', [10_000]), 800);
+    session.child.kill('SIGINT');
+    const done = await session.done;
+    assert.equal(done.code, 0, session.output());
+    const s = JSON.parse(done.stdout) as { instrumented: Array<{ origin: string; file: string; reverted_exactly: boolean }> };
+    assert.equal(s.instrumented[0]?.origin, 'source');
+    assert.match(s.instrumented[0]?.file ?? '', /lib\/shop\/pricing\.ex$/);
+    assert.equal(s.instrumented[0]?.reverted_exactly, true);
+    assert.equal(await md5(peer, PRICING), md5Before);
+  });
+
   it('kill -9 of the instrumenting engine: the agent puts the original back by itself', async () => {
     const env = { ELIXIR_SCOPE_COOKIE: shop.cookie };
     const md5Before = await md5(peer, PRICING);
     const out2 = join(out, '..', 'killed');
-    const session = startCliProcess(['instrument', '--node', shop.name, '--out', out2, '--duration', '60s', 'Shop.Pricing.quote/2:locals=*'], env);
+    // The module now loaded is the stripped .beam (the revert above loaded it): no compile info, so
+    // --source finds the file by its defmodule.
+    const session = startCliProcess(['instrument', '--node', shop.name, '--out', out2, '--duration', '60s', '--source', SHOP_SOURCE, 'Shop.Pricing.quote/2:locals=*'], env);
     await session.waitFor(/Ctrl-C to stop/);
     assert.notEqual(await md5(peer, PRICING), md5Before);
     session.child.kill('SIGKILL');

@@ -15,10 +15,10 @@
  * the original binary back when the session ends for any reason.
  */
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
-import { type AgentSession, type AstSource, type CallTarget, type CompileWarning } from '../agent/client.js';
-import { ATOM_TRUE, atom, isAtom, isTuple, tuple, type Term } from '../erlang/terms.js';
+import { AgentError, type AgentSession, type AstSource, type CallTarget, type CompileWarning } from '../agent/client.js';
+import { ATOM_TRUE, ErlMap, Tuple, atom, isAtom, isTuple, tuple, type Term } from '../erlang/terms.js';
 import type { RemoteNode } from '../erlang/remoteNode.js';
 import type { InstrumentSpec } from './spec.js';
 import { findModule, moduleFunctions, type FunctionInfo } from './module.js';
@@ -115,17 +115,28 @@ export function display(module: string): string {
 // ----------------------------------------------------------------------------------------------
 
 async function fetchSource(session: AgentSession, module: string, opts: LiveInstrumentOptions): Promise<AstSource> {
-  let src = await session.astSource(module);
+  let src: AstSource | undefined;
+  let compiledFrom: string | null;
+  try {
+    src = await session.astSource(module);
+    compiledFrom = src.file;
+  } catch (err) {
+    // Neither the source nor debug_info on the node (a release): a local folder can still give it.
+    if (!(err instanceof AgentError && err.code === 'NO_SOURCE')) throw err;
+    if (opts.sourceDir === undefined) throw new LiveInstrumentError(`${err.message} With elixir-scope: --source DIR.`);
+    compiledFrom = fileIn(err.reason);
+  }
   if (opts.sourceDir !== undefined) {
-    const local = findLocalSource(opts.sourceDir, src.file);
+    const local = findLocalSource(opts.sourceDir, compiledFrom) ?? findDefiningFile(opts.sourceDir, display(module));
     if (local === undefined) {
       throw new LiveInstrumentError(
-        `${display(module)} was compiled from ${src.file ?? '(unknown file)'}, and no file with that path's tail is in ${opts.sourceDir}. ` +
+        `${display(module)} was compiled from ${compiledFrom ?? '(a file its compile info does not name)'}, and no file in ${opts.sourceDir} has that path's tail or a defmodule ${display(module)}. ` +
           `Give --source the project folder the module was built from.`,
       );
     }
-    src = await session.astSource(module, { sourceText: readFileSync(local, 'utf8'), ...(src.file !== null ? { file: src.file } : {}) });
+    src = await session.astSource(module, { sourceText: readFileSync(local, 'utf8'), ...(compiledFrom !== null ? { file: compiledFrom } : {}) });
   }
+  if (src === undefined) throw new LiveInstrumentError(`no source for ${display(module)}`);
   if (src.origin === 'source' && src.sourceMatches === false && opts.force !== true) {
     throw new LiveInstrumentError(
       `the source of ${display(module)} (${src.file}) does not compile to the code loaded on the node (md5 ${src.md5}): it was edited since. ` +
@@ -133,6 +144,46 @@ async function fetchSource(session: AgentSession, module: string, opts: LiveInst
     );
   }
   return src;
+}
+
+/**
+ * A stripped .beam (a release) names no source file: the .ex file under `dir` that says
+ * `defmodule Name` (lib/ first, then the rest; deps and build output skipped; bounded).
+ */
+function findDefiningFile(dir: string, name: string): string | undefined {
+  const re = new RegExp(`^\\s*defmodule\\s+${name.replace(/\./g, '\\.')}\\s+do\\b`, 'm');
+  const skip = new Set(['_build', 'deps', 'node_modules', '.git', '.elixir_ls']);
+  const queue = [join(dir, 'lib'), dir];
+  const seen = new Set<string>();
+  let files = 0;
+  while (queue.length > 0 && files < 20_000) {
+    const d = queue.shift()!;
+    if (seen.has(d) || !existsSync(d)) continue;
+    seen.add(d);
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, e.name);
+      if (e.isDirectory()) {
+        if (!skip.has(e.name)) queue.push(path);
+      } else if (e.isFile() && e.name.endsWith('.ex')) {
+        files++;
+        if (re.test(readFileSync(path, 'utf8'))) return path;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The `file` the agent's no_source error names (`{error, {no_source, #{file => Bin, ...}}}`). */
+function fileIn(reason: Term | undefined): string | null {
+  const stack: Term[] = reason === undefined ? [] : [reason];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (t instanceof ErlMap) {
+      const f = t.getAtom('file');
+      if (Buffer.isBuffer(f)) return f.toString('utf8');
+    } else if (t instanceof Tuple) stack.push(...t.elements);
+  }
+  return null;
 }
 
 /**
