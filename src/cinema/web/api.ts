@@ -229,6 +229,17 @@ export function decodeColumns(buf: ArrayBuffer, what = 'columns'): ColumnChunk {
   return { from, count: n, ts, pid, mfa, link, parent, peer, kind };
 }
 
+/** Copies every column of `src` into `dst` from event `at` on (`dst` has room). */
+export function copyColumns(src: Omit<ColumnChunk, 'from'>, dst: Omit<ColumnChunk, 'from'>, at: number): void {
+  dst.ts.set(src.ts, at);
+  dst.pid.set(src.pid, at);
+  dst.mfa.set(src.mfa, at);
+  dst.link.set(src.link, at);
+  dst.parent.set(src.parent, at);
+  dst.peer.set(src.peer, at);
+  dst.kind.set(src.kind, at);
+}
+
 function concatChunks(from: number, chunks: ColumnChunk[]): ColumnChunk {
   const n = chunks.reduce((s, c) => s + c.count, 0);
   const out: ColumnChunk = {
@@ -244,13 +255,7 @@ function concatChunks(from: number, chunks: ColumnChunk[]): ColumnChunk {
   };
   let at = 0;
   for (const c of chunks) {
-    out.ts.set(c.ts, at);
-    out.pid.set(c.pid, at);
-    out.mfa.set(c.mfa, at);
-    out.link.set(c.link, at);
-    out.parent.set(c.parent, at);
-    out.peer.set(c.peer, at);
-    out.kind.set(c.kind, at);
+    copyColumns(c, out, at);
     at += c.count;
   }
   return out;

@@ -8,7 +8,7 @@
  * million events), allocated with doubling capacity so live growth is amortized.
  */
 
-import { AST_BIT, NONE, type Api, type ColumnChunk, type LiveMessage, type MetaResponse, type ProcessMeta } from './api.js';
+import { AST_BIT, NONE, copyColumns, type Api, type ColumnChunk, type LiveMessage, type MetaResponse, type ProcessMeta } from './api.js';
 
 // ----------------------------------------------------------------------------------------------
 // PUBLIC
@@ -342,13 +342,7 @@ export class Store {
     if (need > this.cols.ts.length) this.reserve(Math.max(need, this.cols.ts.length * 2));
     const at = this.cols.count;
     const k = this.cols;
-    k.ts.set(c.ts, at);
-    k.pid.set(c.pid, at);
-    k.mfa.set(c.mfa, at);
-    k.link.set(c.link, at);
-    k.parent.set(c.parent, at);
-    k.peer.set(c.peer, at);
-    k.kind.set(c.kind, at);
+    copyColumns(c, k, at);
     k.count = need;
     let max = at > 0 ? this.tsMax[at - 1]! : -Infinity;
     for (let i = at; i < need; i++) {
