@@ -36,6 +36,7 @@ import { openRecording } from '../src/store/recording.js';
 import { RecordingWriter } from '../src/store/writer.js';
 import { result } from './support/report.js';
 import type { Recording } from '../src/store/types.js';
+import { mulberry32 } from '../test/support/prng.js';
 
 const NODE = 'bench@localhost';
 const EVENTS_PER_MESSAGE = 9;
@@ -82,7 +83,7 @@ export async function run(args: string[]): Promise<void> {
 function measure(rec: Recording, samples: number): void {
   const q = new QueryCoordinator(rec);
   const procs = rec.processes().filter((p) => p.count > 100);
-  const rnd = prng(42);
+  const rnd = mulberry32(42);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const r = new Renderer(rec);
 
@@ -244,18 +245,6 @@ async function writeWorkload(dir: string, events: number, nPids: number): Promis
   }
   await ing.close('complete', 'bench');
   return writer.count;
-}
-
-function prng(seed: number): () => number {
-  // mulberry32: small, seeded, good enough to pick samples reproducibly.
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function numberArg(args: string[], name: string, dflt: number): number {

@@ -24,6 +24,7 @@ import { encode } from '../../src/erlang/etf/index.js';
 import { Atom, ErlMap, Pid, Tuple, type Term } from '../../src/erlang/terms.js';
 import { Ingestor } from '../../src/capture/ingestor.js';
 import { RecordingWriter } from '../../src/store/writer.js';
+import { mulberry32 } from './prng.js';
 
 export const BIG_EVENTS = 1_000_000;
 export const BIG_GROUPS = 10;
@@ -73,18 +74,6 @@ const t = (...els: Term[]): Tuple => new Tuple(els);
 const NODE = a('big@vm');
 const TRACE_TS = a('trace_ts');
 
-/** mulberry32: small, fast, and the same sequence on every machine. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 async function build(dir: string): Promise<void> {
   const writer = await RecordingWriter.create(
     dir,
@@ -93,7 +82,7 @@ async function build(dir: string): Promise<void> {
   );
   const relay = new Pid(NODE, 90, 0, 1);
   const ing = new Ingestor({ writer, relay, flushMs: 50 });
-  const rand = rng(20261124);
+  const rand = mulberry32(20261124);
   let ts = 1_000;
   let emitted = 0;
   let seq = 0;
