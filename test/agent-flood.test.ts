@@ -10,17 +10,9 @@ import { decode } from '../src/erlang/etf/index.js';
 import { loadAgent } from '../src/agent/loader.js';
 import { AgentSession, type AgentMessage } from '../src/agent/client.js';
 import { startNode, type BeamNode } from './support/beam.js';
-import { attach, detach, compileOnNode, record, DEFAULT_TEST_LIMITS, type Engine } from './support/agentHarness.js';
+import { attach, callLoopModule, detach, compileOnNode, record, DEFAULT_TEST_LIMITS, type Engine } from './support/agentHarness.js';
 
-const FLOOD = `
--module(es_flood).
--export([f/1, run/1]).
-f(X) -> X.
-run(N) ->
-  P = spawn(fun() -> [f(I) || I <- lists:seq(1, N)], ok end),
-  R = monitor(process, P),
-  receive {'DOWN', R, _, _, _} -> ok end.
-`;
+const FLOOD = callLoopModule('es_flood');
 
 describe('agent under a flood of events', () => {
   let node: BeamNode;

@@ -10,17 +10,9 @@ import { loadAgent, AgentError } from '../src/agent/loader.js';
 import { inspect } from '../src/erlang/inspect.js';
 import { Tuple, isAtom, type Term } from '../src/erlang/terms.js';
 import { startNode, type BeamNode } from './support/beam.js';
-import { attach, detach, compileOnNode, eventually, kind, record, type Engine, type Recording } from './support/agentHarness.js';
+import { attach, callLoopModule, detach, compileOnNode, eventually, kind, record, type Engine, type Recording } from './support/agentHarness.js';
 
-const LIM = `
--module(es_lim).
--export([f/1, run/1]).
-f(X) -> X.
-run(N) ->
-  P = spawn(fun() -> [f(I) || I <- lists:seq(1, N)], ok end),
-  R = monitor(process, P),
-  receive {'DOWN', R, _, _, _} -> ok end.
-`;
+const LIM = callLoopModule('es_lim');
 
 describe('agent limits', () => {
   let node: BeamNode;

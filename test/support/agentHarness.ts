@@ -95,6 +95,22 @@ export function ofKind(events: Term[], k: string): Tuple[] {
 }
 
 /** Compiles and loads an Erlang module from source on the node (nothing written to disk). */
+/**
+ * An Erlang module `name` whose `run(N)` calls `f/1` N times in a fresh process and returns when that
+ * process has ended: a steady stream of calls to trace (floods, limits).
+ */
+export function callLoopModule(name: string): string {
+  return `
+-module(${name}).
+-export([f/1, run/1]).
+f(X) -> X.
+run(N) ->
+  P = spawn(fun() -> [f(I) || I <- lists:seq(1, N)], ok end),
+  R = monitor(process, P),
+  receive {'DOWN', R, _, _, _} -> ok end.
+`;
+}
+
 export async function compileOnNode(node: BeamNode, source: string): Promise<void> {
   const b64 = Buffer.from(source, 'utf8').toString('base64');
   await node.eval(`
