@@ -118,7 +118,9 @@ async function fetchSource(session: AgentSession, module: string, opts: LiveInst
   let src: AstSource | undefined;
   let compiledFrom: string | null;
   try {
-    src = await session.astSource(module);
+    // With a local folder this first answer only says where the module was compiled from: the
+    // check that the node's copy compiles to the loaded code (a compilation on the node) is skipped.
+    src = await session.astSource(module, opts.sourceDir !== undefined ? { verify: false } : {});
     compiledFrom = src.file;
   } catch (err) {
     // Neither the source nor debug_info on the node (a release): a local folder can still give it.
