@@ -217,3 +217,22 @@ test('an AST exception unwinds the frames above its call; a tail_call with no op
   assert.deepEqual(r[4], [null, null], 'nothing is open any more');
   assert.deepEqual(r[5], [null, null]);
 });
+
+test('a call trace message that arrives after its own AST events is put back before them (per process, by timestamp)', () => {
+  // Seen on a real node: the BEAM delivered the runtime call after the locals the same process sent later.
+  const call = T(a('trace_ts'), P, a('call'), T(a('Elixir.M'), a('foo'), [1]), 10);
+  const ret = T(a('trace_ts'), P, a('return_from'), T(a('Elixir.M'), a('foo'), 1), a('ok'), 30);
+  const b = parseBatch(ctx(), encode([ast(P, 'locals', 'foo', 1, 4, [T(a('x'), 1)], 20), call, ast(Q, 'line', 'bar', 0, 9, a('nil'), 5), ret]));
+  // P's slots (0, 1, 3) hold P's events in timestamp order; Q's event keeps its slot.
+  assert.deepEqual(Array.from(b.ts), [10, 20, 5, 30]);
+  assert.deepEqual(Array.from(b.kind, (k) => `${sourceOfByte(k)} ${kindOfByte(k)}`), ['runtime call', 'ast locals', 'ast line', 'runtime return']);
+  assert.deepEqual(term(b, b.payOff[1]!, b.payLen[1]!), [T(a('x'), 1)], 'payloads move with their events');
+  const link = new Uint32Array(b.count);
+  const parent = new Uint32Array(b.count);
+  new Correlator().process(b, 0, link, parent);
+  assert.equal(parent[1], 0, 'the locals belong to the call');
+  assert.equal(link[3], 0, 'the return closes it');
+  // In order already (the usual case): nothing moves.
+  const inOrder = parseBatch(ctx(), encode([call, ast(P, 'locals', 'foo', 1, 4, a('nil'), 20), ret]));
+  assert.deepEqual(Array.from(inOrder.ts), [10, 20, 30]);
+});

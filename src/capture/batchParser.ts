@@ -621,8 +621,20 @@ class Builder {
     this.names.length = this.namesAtStart;
   }
 
+  /** Applies processOrder to every column, when it finds something out of order. */
+  private inProcessOrder(n: number): void {
+    const order = processOrder(n, this.ts, this.pid, this.kind);
+    if (order === null) return;
+    const apply = <T extends Uint8Array | Uint32Array | Float64Array>(col: T): void => {
+      const copy = col.slice(0, n);
+      for (let i = 0; i < n; i++) col[i] = copy[order[i]!]!;
+    };
+    for (const col of [this.kind, this.ts, this.pid, this.mfa, this.peer, this.payOff, this.payLen, this.payWrap, this.auxOff, this.auxLen, this.auxWrap]) apply(col);
+  }
+
   finish(): ParsedBatch {
     const n = this.count;
+    this.inProcessOrder(n);
     const cut = <T extends Uint8Array | Uint32Array | Float64Array>(a: T): T => (a.length === n ? a : (a.subarray(0, n) as T));
     return {
       bin: this.bin,
@@ -643,6 +655,43 @@ class Builder {
       names: this.names,
     };
   }
+}
+
+/**
+ * Each process's runtime and AST events in the order of their own timestamps. The BEAM does not
+ * keep a traced process's trace messages in order with the messages the same process sends the
+ * relay itself: a runtime `call` has been seen arriving after an AST `locals` event it came before
+ * (and a `return` after the next call's AST event), which would give those AST events the wrong
+ * parent. So, within a batch, a process whose timestamps go backwards from one source to the other
+ * gets its slots filled again with its events sorted by timestamp (stable); other processes, and
+ * the interleaving of processes, stay as they arrived (the trace stream alone is in order). One
+ * comparison per event when nothing is out of order (the usual case).
+ */
+function processOrder(n: number, ts: Float64Array, pid: Uint32Array, kind: Uint8Array): Uint32Array | null {
+  let backwards = false;
+  for (let i = 1; i < n && !backwards; i++) backwards = ts[i]! < ts[i - 1]!;
+  if (!backwards) return null;
+  const slots = new Map<number, number[]>();
+  const disordered = new Set<number>();
+  for (let i = 0; i < n; i++) {
+    const p = pid[i]!;
+    const own = slots.get(p);
+    if (own === undefined) slots.set(p, [i]);
+    else {
+      const prev = own[own.length - 1]!;
+      if (ts[i]! < ts[prev]! && (kind[i]! & AST_KIND_BIT) !== (kind[prev]! & AST_KIND_BIT)) disordered.add(p);
+      own.push(i);
+    }
+  }
+  if (disordered.size === 0) return null;
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  for (const p of disordered) {
+    const own = slots.get(p)!;
+    const sorted = [...own].sort((x, y) => ts[x]! - ts[y]! || x - y);
+    own.forEach((slot, k) => (order[slot] = sorted[k]!));
+  }
+  return order;
 }
 
 const split: SplitInt = { hi: 0, lo: 0 };
